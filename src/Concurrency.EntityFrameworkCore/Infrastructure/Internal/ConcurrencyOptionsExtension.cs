@@ -1,0 +1,100 @@
+using Concurrency.EntityFrameworkCore.Diagnostics.Internal;
+using Concurrency.EntityFrameworkCore.Metadata.Conventions;
+using Concurrency.EntityFrameworkCore.Migrations.Internal;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Metadata.Conventions.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Concurrency.EntityFrameworkCore.Infrastructure.Internal;
+
+/// <summary>
+///     The one options extension of this library: immutable, every option compared when EF decides whether two contexts
+///     can share an internal service provider.
+/// </summary>
+internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
+{
+    private ExtensionInfo? _info;
+
+    public ConcurrencyOptionsExtension()
+    {
+    }
+
+    private ConcurrencyOptionsExtension(ConcurrencyOptionsExtension copyFrom)
+    {
+        FetchDatabaseValuesOnConflict = copyFrom.FetchDatabaseValuesOnConflict;
+        BumpVersionsInExecuteUpdate = copyFrom.BumpVersionsInExecuteUpdate;
+    }
+
+    public bool FetchDatabaseValuesOnConflict { get; private init; } = true;
+
+    public bool BumpVersionsInExecuteUpdate { get; private init; } = true;
+
+    public DbContextOptionsExtensionInfo Info
+        => _info ??= new ExtensionInfo(this);
+
+    public ConcurrencyOptionsExtension WithFetchDatabaseValuesOnConflict(bool fetch)
+        => new(this) { FetchDatabaseValuesOnConflict = fetch };
+
+    public ConcurrencyOptionsExtension WithBumpVersionsInExecuteUpdate(bool bump)
+        => new(this) { BumpVersionsInExecuteUpdate = bump };
+
+    public void ApplyServices(IServiceCollection services)
+    {
+        new EntityFrameworkServicesBuilder(services)
+            .TryAdd<IConventionSetPlugin, ConcurrencyConventionSetPlugin>()
+            .TryAdd<IInterceptor, VersionSaveChangesInterceptor>()
+            .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>();
+
+        VersionTriggerMigrationsSqlGenerator.Decorate(services);
+    }
+
+    public void Validate(IDbContextOptions options)
+    {
+        // The migrations SQL generator (which adds version triggers to EnsureCreated and migrations) can only wrap the
+        // provider's generator if the provider registered it first.
+        var extensions = options.Extensions.ToList();
+        var providerIndex = extensions.FindIndex(e => e.Info.IsDatabaseProvider);
+        var ownIndex = extensions.FindIndex(e => e is ConcurrencyOptionsExtension);
+        if (providerIndex > ownIndex && ownIndex >= 0)
+        {
+            throw new InvalidOperationException(
+                "UseConcurrency() was called before the database provider was configured. Call it after the provider, for"
+                + " example options.UseNpgsql(connectionString).UseConcurrency() or options.UseSqlite(connectionString).UseConcurrency().");
+        }
+
+        if (providerIndex >= 0 && !extensions[providerIndex].GetType().IsAssignableTo(typeof(Microsoft.EntityFrameworkCore.Infrastructure.RelationalOptionsExtension)))
+        {
+            throw new InvalidOperationException(
+                $"UseConcurrency() needs a relational database provider; '{extensions[providerIndex].GetType().Name}' is not one."
+                + " Use PostgreSQL (UseNpgsql) or SQLite (UseSqlite); for tests, use a SQLite file or in-memory connection.");
+        }
+
+    }
+
+    private sealed class ExtensionInfo(ConcurrencyOptionsExtension extension) : DbContextOptionsExtensionInfo(extension)
+    {
+        private new ConcurrencyOptionsExtension Extension
+            => (ConcurrencyOptionsExtension)base.Extension;
+
+        public override bool IsDatabaseProvider
+            => false;
+
+        public override string LogFragment
+            => "using Concurrency ";
+
+        public override int GetServiceProviderHashCode()
+            => HashCode.Combine(Extension.FetchDatabaseValuesOnConflict, Extension.BumpVersionsInExecuteUpdate);
+
+        public override bool ShouldUseSameServiceProvider(DbContextOptionsExtensionInfo other)
+            => other is ExtensionInfo otherInfo
+                && Extension.FetchDatabaseValuesOnConflict == otherInfo.Extension.FetchDatabaseValuesOnConflict
+                && Extension.BumpVersionsInExecuteUpdate == otherInfo.Extension.BumpVersionsInExecuteUpdate;
+
+        public override void PopulateDebugInfo(IDictionary<string, string> debugInfo)
+        {
+            debugInfo["Concurrency:FetchDatabaseValuesOnConflict"] = Extension.FetchDatabaseValuesOnConflict.ToString();
+            debugInfo["Concurrency:BumpVersionsInExecuteUpdate"] = Extension.BumpVersionsInExecuteUpdate.ToString();
+        }
+    }
+}

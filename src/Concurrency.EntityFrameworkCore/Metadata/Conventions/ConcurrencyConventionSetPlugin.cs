@@ -1,0 +1,16 @@
+using Microsoft.EntityFrameworkCore.Metadata.Conventions;
+using Microsoft.EntityFrameworkCore.Metadata.Conventions.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Concurrency.EntityFrameworkCore.Metadata.Conventions;
+
+/// <summary>Adds the version-field conventions to every model built for a context configured with <c>UseConcurrency()</c>.</summary>
+internal sealed class ConcurrencyConventionSetPlugin(IDatabaseProvider provider) : IConventionSetPlugin
+{
+    public ConventionSet ModifyConventions(ConventionSet conventionSet)
+    {
+        conventionSet.PropertyAddedConventions.Add(new VersionFieldAttributeConvention());
+        conventionSet.ModelFinalizingConventions.Add(new VersionFieldFinalizingConvention(provider.Name));
+        return conventionSet;
+    }
+}

@@ -1,0 +1,54 @@
+using Concurrency.EntityFrameworkCore.Metadata.Internal;
+using Concurrency.EntityFrameworkCore.Storage.Internal;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore.Metadata.Conventions;
+
+namespace Concurrency.EntityFrameworkCore.Metadata.Conventions;
+
+/// <summary>
+///     When the model is finalized: validates every version field (one clear error per mistake), turns each into an EF
+///     Core concurrency token, configures trigger versions as store-generated with a declared trigger (so SQLite does
+///     not trust RETURNING for them), and arms the <see cref="VersionFieldGuard" />.
+/// </summary>
+internal sealed class VersionFieldFinalizingConvention(string? providerName) : IModelFinalizingConvention
+{
+    public void ProcessModelFinalizing(IConventionModelBuilder modelBuilder, IConventionContext<IConventionModelBuilder> context)
+    {
+        var dialect = VersionTriggerDialect.For(providerName);
+        VersionFieldConfiguration.Validate(modelBuilder.Metadata, dialect is not null, providerName);
+
+        foreach (var entityType in modelBuilder.Metadata.GetEntityTypes())
+        {
+            foreach (var property in entityType.GetDeclaredProperties())
+            {
+                var kind = VersionFieldConfiguration.GetKind(property);
+                if (kind is null)
+                {
+                    continue;
+                }
+
+                var builder = property.Builder;
+                builder.IsConcurrencyToken(true);
+                if (kind == VersionFieldKind.Trigger)
+                {
+                    builder.ValueGenerated(ValueGenerated.OnAddOrUpdate);
+                    builder.HasDefaultValue(property.ClrType == typeof(int) ? 1 : 1L);
+                    var table = StoreObjectIdentifier.Create(entityType, StoreObjectType.Table);
+                    if (table is not null && dialect is not null)
+                    {
+                        var column = property.GetColumnName(table.Value) ?? property.Name;
+                        entityType.Builder.HasTrigger(VersionTriggerDialect.TriggerName(table.Value.Name, column));
+                    }
+                }
+                else
+                {
+                    builder.ValueGenerated(ValueGenerated.Never);
+                }
+
+                VersionFieldGuard.Arm(property);
+            }
+        }
+    }
+}

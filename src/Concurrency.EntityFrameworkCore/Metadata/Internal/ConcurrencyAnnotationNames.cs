@@ -1,0 +1,22 @@
+namespace Concurrency.EntityFrameworkCore.Metadata.Internal;
+
+/// <summary>Names of the model annotations this library writes. Stable: they end up in migration snapshots.</summary>
+internal static class ConcurrencyAnnotationNames
+{
+    public const string Prefix = "Concurrency:";
+
+    /// <summary>On a property: the <see cref="VersionFieldKind" /> name of the version field.</summary>
+    public const string VersionField = Prefix + "VersionField";
+
+    /// <summary>On a conditional version property: the watched property names (string[]).</summary>
+    public const string CheckFields = Prefix + "CheckFields";
+
+    /// <summary>On a conditional version property: the ignored property names (string[]).</summary>
+    public const string IgnoreFields = Prefix + "IgnoreFields";
+
+    /// <summary>Runtime annotation on an entity type: its cached <see cref="VersionFieldMetadata" />.</summary>
+    public const string RuntimeMetadata = Prefix + "Metadata";
+
+    /// <summary>Runtime annotation on the model: its cached <see cref="VersionedModel" />.</summary>
+    public const string RuntimeModel = Prefix + "Model";
+}

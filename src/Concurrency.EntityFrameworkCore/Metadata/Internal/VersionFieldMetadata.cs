@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
+
+namespace Concurrency.EntityFrameworkCore.Metadata.Internal;
+
+/// <summary>
+///     Everything the save path needs about one entity type's version field, computed once per model and cached as a
+///     runtime annotation, so SaveChanges does no reflection or metadata walk per entity.
+/// </summary>
+internal sealed class VersionFieldMetadata
+{
+    private VersionFieldMetadata(IEntityType entityType, IProperty property, VersionFieldKind kind, IProperty[] watched)
+    {
+        EntityType = entityType;
+        Property = property;
+        Kind = kind;
+        WatchedProperties = watched;
+        IsInt32 = property.ClrType == typeof(int);
+        KeyProperties = entityType.FindPrimaryKey()?.Properties.ToArray() ?? [];
+    }
+
+    public IEntityType EntityType { get; }
+
+    public IProperty Property { get; }
+
+    public VersionFieldKind Kind { get; }
+
+    /// <summary>For <see cref="VersionFieldKind.Conditional" />: the properties whose change bumps the version.</summary>
+    public IProperty[] WatchedProperties { get; }
+
+    public IProperty[] KeyProperties { get; }
+
+    public bool IsInt32 { get; }
+
+    /// <summary>Returns the cached metadata of <paramref name="entityType" />, or null when it has no version field.</summary>
+    public static VersionFieldMetadata? Find(IEntityType entityType)
+        => entityType.GetOrAddRuntimeAnnotationValue(
+                ConcurrencyAnnotationNames.RuntimeMetadata,
+                static et => new Holder(Create(et!)),
+                entityType)
+            .Value;
+
+    public long ToLong(object? value)
+        => value switch
+        {
+            int i => i,
+            long l => l,
+            null => 0,
+            _ => Convert.ToInt64(value, CultureInfo.InvariantCulture),
+        };
+
+    /// <summary>
+    ///     The version a save must find in the row: the loaded (original) value, unless the application wrote another
+    ///     value into the property, which then is the version its client expects (the disconnected pattern).
+    /// </summary>
+    public long ExpectedVersion(object? originalValue, object? currentValue)
+    {
+        var original = ToLong(originalValue);
+        var current = ToLong(currentValue);
+        return current != original ? current : original;
+    }
+
+    public object FromLong(long value)
+        => IsInt32 ? checked((int)value) : value;
+
+    public string DescribeKey(Func<IProperty, object?> valueOf)
+    {
+        var builder = new StringBuilder(EntityType.DisplayName());
+        builder.Append('(');
+        for (var i = 0; i < KeyProperties.Length; i++)
+        {
+            if (i > 0)
+            {
+                builder.Append(", ");
+            }
+
+            builder.Append(KeyProperties[i].Name).Append('=').Append(Convert.ToString(valueOf(KeyProperties[i]), CultureInfo.InvariantCulture));
+        }
+
+        return builder.Append(')').ToString();
+    }
+
+    private static VersionFieldMetadata? Create(IEntityType entityType)
+    {
+        foreach (var property in entityType.GetProperties())
+        {
+            var kind = VersionFieldConfiguration.GetKind(property);
+            if (kind is null)
+            {
+                continue;
+            }
+
+            var watched = kind == VersionFieldKind.Conditional
+                ? VersionFieldConfiguration.ResolveWatchedProperties(entityType, property).ToArray()
+                : [];
+            return new VersionFieldMetadata(entityType, property, kind.Value, watched);
+        }
+
+        return null;
+    }
+
+    /// <summary>Wraps a possibly-null value so "no version field" is cached too.</summary>
+    private sealed class Holder(VersionFieldMetadata? value)
+    {
+        public VersionFieldMetadata? Value { get; } = value;
+    }
+}
+
+/// <summary>Per-model facts cached as a runtime annotation: whether any entity type is versioned at all.</summary>
+internal sealed class VersionedModel
+{
+    private VersionedModel(bool hasVersionFields, IReadOnlyList<VersionFieldMetadata> triggerFields)
+    {
+        HasVersionFields = hasVersionFields;
+        TriggerFields = triggerFields;
+    }
+
+    public bool HasVersionFields { get; }
+
+    /// <summary>Trigger version fields, one per table column (derived types sharing a table are listed once).</summary>
+    public IReadOnlyList<VersionFieldMetadata> TriggerFields { get; }
+
+    public static VersionedModel Get(IModel model)
+        => model.GetOrAddRuntimeAnnotationValue(ConcurrencyAnnotationNames.RuntimeModel, static m => Create(m!), model);
+
+    private static VersionedModel Create(IModel model)
+    {
+        var any = false;
+        var triggers = new List<VersionFieldMetadata>();
+        foreach (var entityType in model.GetEntityTypes())
+        {
+            var metadata = VersionFieldMetadata.Find(entityType);
+            if (metadata is null)
+            {
+                continue;
+            }
+
+            any = true;
+            if (metadata.Kind == VersionFieldKind.Trigger && metadata.Property.DeclaringType == entityType)
+            {
+                triggers.Add(metadata);
+            }
+        }
+
+        return new VersionedModel(any, triggers);
+    }
+}

@@ -1,0 +1,127 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+
+namespace Concurrency.EntityFrameworkCore;
+
+/// <summary>
+///     Thrown by SaveChanges when a versioned entity was changed or deleted by someone else since it was loaded (or since
+///     the version announced with <c>ExpectVersion</c>). Nothing of that SaveChanges was written.
+/// </summary>
+/// <remarks>
+///     Derives from <see cref="DbUpdateConcurrencyException" />, so existing <c>catch</c> blocks keep working. The
+///     top-level properties describe the first conflicting entity; <see cref="Conflicts" /> lists every one.
+/// </remarks>
+public sealed class RecordModifiedException : DbUpdateConcurrencyException
+{
+    /// <summary>Creates the exception from the conflicts found.</summary>
+    /// <param name="conflicts">The conflicting entities; at least one.</param>
+    /// <param name="innerException">EF Core's own concurrency exception.</param>
+    public RecordModifiedException(IReadOnlyList<RecordConflict> conflicts, Exception? innerException)
+        : base(BuildMessage(conflicts), innerException)
+    {
+        Conflicts = conflicts;
+        _entries = conflicts.Select(c => c.Entry).ToList();
+    }
+
+    private readonly IReadOnlyList<EntityEntry> _entries;
+
+    /// <summary>The entries of every conflicting entity, as on <see cref="DbUpdateException.Entries" />.</summary>
+    public override IReadOnlyList<EntityEntry> Entries
+        => _entries;
+
+    /// <summary>Every conflicting entity of the failed SaveChanges.</summary>
+    public IReadOnlyList<RecordConflict> Conflicts { get; }
+
+    /// <summary>The CLR type of the first conflicting entity.</summary>
+    public Type EntityType
+        => Conflicts[0].EntityType;
+
+    /// <summary>The primary key of the first conflicting entity, by property name.</summary>
+    public IReadOnlyDictionary<string, object?> Key
+        => Conflicts[0].Key;
+
+    /// <summary>The version the save expected the row to have.</summary>
+    public long? ExpectedVersion
+        => Conflicts[0].ExpectedVersion;
+
+    /// <summary>The version the row has now, or <see langword="null" /> when the row no longer exists (or was not read).</summary>
+    public long? ActualVersion
+        => Conflicts[0].ActualVersion;
+
+    /// <summary>Whether the row was deleted by someone else.</summary>
+    public bool WasDeleted
+        => Conflicts[0].WasDeleted;
+
+    private static string BuildMessage(IReadOnlyList<RecordConflict> conflicts)
+    {
+        ArgumentNullException.ThrowIfNull(conflicts);
+        if (conflicts.Count == 0)
+        {
+            throw new ArgumentException("At least one conflict is required.", nameof(conflicts));
+        }
+
+        var message = string.Join(" ", conflicts.Select(c => c.Describe()));
+        return message
+            + " Nothing of this SaveChanges was written. Reload the entity and apply the change again, or catch"
+            + " RecordModifiedException and use its Conflicts to merge.";
+    }
+}
+
+/// <summary>One entity whose save was refused because the row's version no longer matched.</summary>
+public sealed class RecordConflict
+{
+    internal RecordConflict(
+        EntityEntry entry,
+        string description,
+        IReadOnlyDictionary<string, object?> key,
+        long? expectedVersion,
+        long? actualVersion,
+        bool wasDeleted,
+        bool databaseValuesFetched,
+        PropertyValues? databaseValues)
+    {
+        Entry = entry;
+        EntityDescription = description;
+        Key = key;
+        ExpectedVersion = expectedVersion;
+        ActualVersion = actualVersion;
+        WasDeleted = wasDeleted;
+        DatabaseValuesFetched = databaseValuesFetched;
+        DatabaseValues = databaseValues;
+    }
+
+    /// <summary>The change-tracker entry of the entity: its original values are what this client loaded, its current values what it wanted to write.</summary>
+    public EntityEntry Entry { get; }
+
+    /// <summary>The entity's CLR type.</summary>
+    public Type EntityType
+        => Entry.Metadata.ClrType;
+
+    /// <summary>The entity and its key, for example <c>Article(Id=5)</c>.</summary>
+    public string EntityDescription { get; }
+
+    /// <summary>The primary key values by property name.</summary>
+    public IReadOnlyDictionary<string, object?> Key { get; }
+
+    /// <summary>The version this save expected the row to have.</summary>
+    public long? ExpectedVersion { get; }
+
+    /// <summary>The version the row has now, or <see langword="null" /> when the row is gone or was not read.</summary>
+    public long? ActualVersion { get; }
+
+    /// <summary>Whether the row no longer exists.</summary>
+    public bool WasDeleted { get; }
+
+    /// <summary>Whether the database was read when the conflict happened (see <c>FetchDatabaseValuesOnConflict</c>).</summary>
+    public bool DatabaseValuesFetched { get; }
+
+    /// <summary>The values the row holds now, or <see langword="null" /> when it is gone or was not read.</summary>
+    public PropertyValues? DatabaseValues { get; }
+
+    internal string Describe()
+        => !DatabaseValuesFetched
+            ? $"{EntityDescription} was modified or deleted by someone else: expected version {ExpectedVersion}."
+            : WasDeleted
+                ? $"{EntityDescription} was deleted by someone else: expected version {ExpectedVersion}, but the row no longer exists."
+                : $"{EntityDescription} was modified by someone else: expected version {ExpectedVersion}, found {ActualVersion}.";
+}

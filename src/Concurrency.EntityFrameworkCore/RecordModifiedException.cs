@@ -77,8 +77,7 @@ public sealed class RecordConflict
         long? expectedVersion,
         long? actualVersion,
         bool wasDeleted,
-        bool databaseValuesFetched,
-        PropertyValues? databaseValues)
+        bool actualVersionRead)
     {
         Entry = entry;
         EntityDescription = description;
@@ -86,8 +85,7 @@ public sealed class RecordConflict
         ExpectedVersion = expectedVersion;
         ActualVersion = actualVersion;
         WasDeleted = wasDeleted;
-        DatabaseValuesFetched = databaseValuesFetched;
-        DatabaseValues = databaseValues;
+        ActualVersionRead = actualVersionRead;
     }
 
     /// <summary>The change-tracker entry of the entity: its original values are what this client loaded, its current values what it wanted to write.</summary>
@@ -112,14 +110,11 @@ public sealed class RecordConflict
     /// <summary>Whether the row no longer exists.</summary>
     public bool WasDeleted { get; }
 
-    /// <summary>Whether the database was read when the conflict happened (see <c>FetchDatabaseValuesOnConflict</c>).</summary>
-    public bool DatabaseValuesFetched { get; }
-
-    /// <summary>The values the row holds now, or <see langword="null" /> when it is gone or was not read.</summary>
-    public PropertyValues? DatabaseValues { get; }
+    /// <summary>Whether the row's version was read when the conflict happened (see <c>ReadActualVersionOnConflict</c>).</summary>
+    public bool ActualVersionRead { get; }
 
     internal string Describe()
-        => !DatabaseValuesFetched
+        => !ActualVersionRead
             ? $"{EntityDescription} was modified or deleted by someone else: expected version {ExpectedVersion}."
             : WasDeleted
                 ? $"{EntityDescription} was deleted by someone else: expected version {ExpectedVersion}, but the row no longer exists."

@@ -16,15 +16,15 @@ public sealed class ConcurrencyOptionsBuilder
         => _optionsBuilder = optionsBuilder;
 
     /// <summary>
-    ///     Whether a <see cref="RecordModifiedException" /> reads the row's current values from the database (one query,
-    ///     only when a conflict happens) so it can report the actual version, tell a modification from a deletion and
-    ///     offer the database values for merging. Turn it off only if that one query on the conflict path matters more
-    ///     than the diagnostics. Defaults to <see langword="true" />.
+    ///     Whether a <see cref="RecordModifiedException" /> reads the row's current version (one small query, only when a
+    ///     conflict happens, on the same connection and transaction) so it can report the actual version and tell a
+    ///     modification from a deletion. Turn it off only if that query on the conflict path matters more than the
+    ///     diagnostics. Defaults to <see langword="true" />.
     /// </summary>
-    /// <param name="fetch">Whether to fetch the database values on conflict.</param>
+    /// <param name="read">Whether to read the actual version on conflict.</param>
     /// <returns>This builder, for chaining.</returns>
-    public ConcurrencyOptionsBuilder FetchDatabaseValuesOnConflict(bool fetch = true)
-        => WithOption(e => e.WithFetchDatabaseValuesOnConflict(fetch));
+    public ConcurrencyOptionsBuilder ReadActualVersionOnConflict(bool read = true)
+        => WithOption(e => e.WithReadActualVersionOnConflict(read));
 
     /// <summary>
     ///     Whether <c>ExecuteUpdate</c>/<c>ExecuteUpdateAsync</c> on a versioned entity also increments its version in the

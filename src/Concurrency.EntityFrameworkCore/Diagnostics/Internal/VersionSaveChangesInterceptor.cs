@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Concurrency.EntityFrameworkCore.Infrastructure.Internal;
 using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Concurrency.EntityFrameworkCore.Storage.Internal;
@@ -23,13 +22,13 @@ namespace Concurrency.EntityFrameworkCore.Diagnostics.Internal;
 /// </remarks>
 internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) : SaveChangesInterceptor
 {
-    private const int StatementsPerCommand = 200;
-
-    private readonly bool _fetchOnConflict
-        = options.FindExtension<ConcurrencyOptionsExtension>()?.FetchDatabaseValuesOnConflict ?? true;
+    private readonly bool _readActualVersion
+        = options.FindExtension<ConcurrencyOptionsExtension>()?.ReadActualVersionOnConflict ?? true;
 
     private readonly List<VersionChange> _changes = [];
     private IDbContextTransaction? _ownTransaction;
+    private EventHandler<SaveChangesFailedEventArgs>? _onSaveChangesFailed;
+    private DbContext? _transactionContext;
 
     public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
@@ -62,10 +61,10 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
     }
 
     public override void SaveChangesFailed(DbContextErrorEventData eventData)
-        => HandleFailureAsync(eventData, async: false, CancellationToken.None).GetAwaiter().GetResult();
+        => HandleFailureAsync(async: false).GetAwaiter().GetResult();
 
     public override Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
-        => HandleFailureAsync(eventData, async: true, cancellationToken).AsTask();
+        => HandleFailureAsync(async: true).AsTask();
 
     public override void SaveChangesCanceled(DbContextEventData eventData)
         => AbortAsync(async: false).GetAwaiter().GetResult();
@@ -196,6 +195,9 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             _ownTransaction = async
                 ? await database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false)
                 : database.BeginTransaction();
+            _onSaveChangesFailed ??= OnSaveChangesFailed;
+            _transactionContext = context;
+            context.SaveChangesFailed += _onSaveChangesFailed;
         }
 
         var lockClause = database.ProviderName == VersionTriggerDialect.NpgsqlProviderName ? " FOR UPDATE" : string.Empty;
@@ -211,45 +213,17 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
 
         try
         {
-            for (var start = 0; start < entries.Count; start += StatementsPerCommand)
+            var transaction = database.CurrentTransaction?.GetDbTransaction();
+            var versions = await VersionQuery.ReadAsync(connection, transaction, entries, lockClause, async, cancellationToken)
+                .ConfigureAwait(false);
+            for (var i = 0; i < entries.Count; i++)
             {
-                var chunk = entries.GetRange(start, Math.Min(StatementsPerCommand, entries.Count - start));
-                var command = connection.CreateCommand();
-                await using (command.ConfigureAwait(false))
+                // A row that is gone keeps the loaded version, so the save fails with WasDeleted = true instead of
+                // silently doing nothing.
+                if (versions[i] is { } version)
                 {
-                    command.Transaction = database.CurrentTransaction?.GetDbTransaction();
-                    command.CommandText = BuildVersionQuery(command, chunk, lockClause);
-                    var versions = new long?[chunk.Count];
-                    var reader = async
-                        ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false)
-                        : command.ExecuteReader();
-                    await using (reader.ConfigureAwait(false))
-                    {
-                        for (var i = 0; i < chunk.Count; i++)
-                        {
-                            if (i > 0 && !(async ? await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) : reader.NextResult()))
-                            {
-                                break;
-                            }
-
-                            if (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
-                            {
-                                versions[i] = Convert.ToInt64(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture);
-                            }
-                        }
-                    }
-
-                    for (var i = 0; i < chunk.Count; i++)
-                    {
-                        var (entry, metadata) = chunk[i];
-                        if (versions[i] is { } version)
-                        {
-                            Apply(entry, metadata, entry.Property(metadata.Property), version);
-                        }
-
-                        // A row that is gone keeps the loaded version, so the save fails with WasDeleted = true
-                        // instead of silently doing nothing.
-                    }
+                    var (entry, metadata) = entries[i];
+                    Apply(entry, metadata, entry.Property(metadata.Property), version);
                 }
             }
         }
@@ -266,41 +240,11 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         }
     }
 
-    private static string BuildVersionQuery(DbCommand command, List<(EntityEntry Entry, VersionFieldMetadata Metadata)> chunk, string lockClause)
-    {
-        var sql = new System.Text.StringBuilder();
-        foreach (var (entry, metadata) in chunk)
-        {
-            var table = StoreObjectIdentifier.Create((IEntityType)metadata.Property.DeclaringType, StoreObjectType.Table)
-                ?? StoreObjectIdentifier.Create(entry.Metadata, StoreObjectType.Table)
-                ?? throw new InvalidOperationException($"'{entry.Metadata.DisplayName()}' is not mapped to a table.");
-            sql.Append("SELECT ").Append(Quote(metadata.Property.GetColumnName(table)!))
-                .Append(" FROM ").Append(table.Schema is null ? Quote(table.Name) : Quote(table.Schema) + "." + Quote(table.Name))
-                .Append(" WHERE ");
-            for (var k = 0; k < metadata.KeyProperties.Length; k++)
-            {
-                var key = metadata.KeyProperties[k];
-                var name = "@cv" + command.Parameters.Count;
-                var parameter = key.GetRelationalTypeMapping().CreateParameter(command, name, entry.Property(key).OriginalValue);
-                command.Parameters.Add(parameter);
-                sql.Append(k == 0 ? string.Empty : " AND ").Append(Quote(key.GetColumnName(table)!)).Append(" = ").Append(name);
-            }
-
-            sql.Append(lockClause).Append(";\n");
-        }
-
-        return sql.ToString();
-    }
-
-    private static string Quote(string identifier)
-        => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
-
     private async ValueTask CompleteAsync(bool async, CancellationToken cancellationToken)
     {
         _changes.Clear();
-        if (_ownTransaction is { } transaction)
+        if (TakeOwnTransaction() is { } transaction)
         {
-            _ownTransaction = null;
             try
             {
                 if (async)
@@ -323,9 +267,8 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
     {
         try
         {
-            if (_ownTransaction is { } transaction)
+            if (TakeOwnTransaction() is { } transaction)
             {
-                _ownTransaction = null;
                 await DisposeAsync(transaction, async).ConfigureAwait(false); // disposing an uncommitted transaction rolls it back
             }
         }
@@ -335,78 +278,124 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         }
     }
 
-    private async ValueTask HandleFailureAsync(DbContextErrorEventData eventData, bool async, CancellationToken cancellationToken)
+    /// <summary>A failure other than a concurrency conflict (EF calls no interceptor for those; see below).</summary>
+    private ValueTask HandleFailureAsync(bool async)
+        => AbortAsync(async);
+
+    public override InterceptionResult ThrowingConcurrencyException(ConcurrencyExceptionEventData eventData, InterceptionResult result)
+    {
+        ConvertConflictAsync(eventData, async: false, CancellationToken.None).GetAwaiter().GetResult();
+        return result;
+    }
+
+    public override async ValueTask<InterceptionResult> ThrowingConcurrencyExceptionAsync(
+        ConcurrencyExceptionEventData eventData,
+        InterceptionResult result,
+        CancellationToken cancellationToken = default)
+    {
+        await ConvertConflictAsync(eventData, async: true, cancellationToken).ConfigureAwait(false);
+        return result;
+    }
+
+    /// <summary>
+    ///     Called by EF's update pipeline when a statement affected no row, inside the save's transaction and before it
+    ///     is rolled back (EF calls no SaveChangesFailed interceptor for concurrency exceptions). Reads the actual
+    ///     versions with one query on the same connection, restores the version values this save changed, and throws
+    ///     <see cref="RecordModifiedException" /> in place of EF's exception. Conflicts on entities without a version
+    ///     field are left to EF.
+    /// </summary>
+    private async ValueTask ConvertConflictAsync(ConcurrencyExceptionEventData eventData, bool async, CancellationToken cancellationToken)
     {
         RecordModifiedException? conflict = null;
         try
         {
-            if (_ownTransaction is { } transaction)
+            var versioned = new List<(EntityEntry Entry, VersionFieldMetadata Metadata)>();
+            foreach (var entry in eventData.Entries)
             {
-                _ownTransaction = null;
-                await DisposeAsync(transaction, async).ConfigureAwait(false);
+                if (VersionFieldMetadata.Find(entry.Metadata) is { } metadata)
+                {
+                    versioned.Add((entry, metadata));
+                }
             }
 
-            if (eventData.Exception is DbUpdateConcurrencyException { Entries.Count: > 0 } concurrency
-                and not RecordModifiedException)
+            if (versioned.Count == 0)
             {
-                conflict = await DescribeConflictAsync(concurrency, async, cancellationToken).ConfigureAwait(false);
+                return;
             }
+
+            long?[]? actual = null;
+            if (_readActualVersion && eventData is RelationalConcurrencyExceptionEventData relational)
+            {
+                // The batch's reader is still open; close it so the connection can run the version query.
+                if (async)
+                {
+                    await relational.DataReader.CloseAsync().ConfigureAwait(false);
+                }
+                else
+                {
+                    relational.DataReader.Close();
+                }
+
+                actual = await VersionQuery.ReadAsync(
+                        relational.Connection,
+                        relational.Command.Transaction,
+                        versioned,
+                        lockClause: string.Empty,
+                        async,
+                        cancellationToken)
+                    .ConfigureAwait(false);
+            }
+
+            var conflicts = new List<RecordConflict>(versioned.Count);
+            for (var i = 0; i < versioned.Count; i++)
+            {
+                var (entry, metadata) = versioned[i];
+                var key = new Dictionary<string, object?>(metadata.KeyProperties.Length);
+                foreach (var keyProperty in metadata.KeyProperties)
+                {
+                    key[keyProperty.Name] = entry.Property(keyProperty).OriginalValue;
+                }
+
+                conflicts.Add(
+                    new RecordConflict(
+                        entry,
+                        metadata.DescribeKey(p => key[p.Name]),
+                        key,
+                        expectedVersion: metadata.ToLong(entry.Property(metadata.Property).OriginalValue),
+                        actualVersion: actual?[i],
+                        wasDeleted: actual is not null && actual[i] is null,
+                        actualVersionRead: actual is not null));
+            }
+
+            conflict = new RecordModifiedException(conflicts, eventData.Exception);
         }
         finally
         {
             Revert();
         }
 
-        if (conflict is not null)
-        {
-            throw conflict;
-        }
+        throw conflict;
     }
 
-    private async ValueTask<RecordModifiedException?> DescribeConflictAsync(
-        DbUpdateConcurrencyException exception,
-        bool async,
-        CancellationToken cancellationToken)
+    /// <summary>
+    ///     Cleans up after a concurrency failure inside <see cref="DisableConcurrency" /> (a row deleted meanwhile): EF
+    ///     reports those only through this event, after it rolled back to its savepoint.
+    /// </summary>
+    private void OnSaveChangesFailed(object? sender, SaveChangesFailedEventArgs e)
+        => AbortAsync(async: false).GetAwaiter().GetResult();
+
+    /// <summary>Takes the transaction this interceptor began (inside DisableConcurrency), if any, and unsubscribes.</summary>
+    private IDbContextTransaction? TakeOwnTransaction()
     {
-        List<RecordConflict>? conflicts = null;
-        foreach (var entry in exception.Entries)
+        var transaction = _ownTransaction;
+        _ownTransaction = null;
+        if (_transactionContext is { } context)
         {
-            var metadata = VersionFieldMetadata.Find(entry.Metadata);
-            if (metadata is null)
-            {
-                continue;
-            }
-
-            var expected = metadata.ToLong(entry.Property(metadata.Property).OriginalValue);
-            var key = new Dictionary<string, object?>(metadata.KeyProperties.Length);
-            foreach (var keyProperty in metadata.KeyProperties)
-            {
-                key[keyProperty.Name] = entry.Property(keyProperty).OriginalValue;
-            }
-
-            PropertyValues? databaseValues = null;
-            if (_fetchOnConflict)
-            {
-                databaseValues = async
-                    ? await entry.GetDatabaseValuesAsync(cancellationToken).ConfigureAwait(false)
-                    : entry.GetDatabaseValues();
-            }
-
-            long? actual = databaseValues is null ? null : metadata.ToLong(databaseValues[metadata.Property]);
-            conflicts ??= [];
-            conflicts.Add(
-                new RecordConflict(
-                    entry,
-                    metadata.DescribeKey(p => key[p.Name]),
-                    key,
-                    expected,
-                    actual,
-                    wasDeleted: _fetchOnConflict && databaseValues is null,
-                    databaseValuesFetched: _fetchOnConflict,
-                    databaseValues));
+            context.SaveChangesFailed -= _onSaveChangesFailed;
+            _transactionContext = null;
         }
 
-        return conflicts is null ? null : new RecordModifiedException(conflicts, exception);
+        return transaction;
     }
 
     /// <summary>Restores every version value changed by this save, newest first.</summary>

@@ -22,19 +22,19 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
 
     private ConcurrencyOptionsExtension(ConcurrencyOptionsExtension copyFrom)
     {
-        FetchDatabaseValuesOnConflict = copyFrom.FetchDatabaseValuesOnConflict;
+        ReadActualVersionOnConflict = copyFrom.ReadActualVersionOnConflict;
         BumpVersionsInExecuteUpdate = copyFrom.BumpVersionsInExecuteUpdate;
     }
 
-    public bool FetchDatabaseValuesOnConflict { get; private init; } = true;
+    public bool ReadActualVersionOnConflict { get; private init; } = true;
 
     public bool BumpVersionsInExecuteUpdate { get; private init; } = true;
 
     public DbContextOptionsExtensionInfo Info
         => _info ??= new ExtensionInfo(this);
 
-    public ConcurrencyOptionsExtension WithFetchDatabaseValuesOnConflict(bool fetch)
-        => new(this) { FetchDatabaseValuesOnConflict = fetch };
+    public ConcurrencyOptionsExtension WithReadActualVersionOnConflict(bool fetch)
+        => new(this) { ReadActualVersionOnConflict = fetch };
 
     public ConcurrencyOptionsExtension WithBumpVersionsInExecuteUpdate(bool bump)
         => new(this) { BumpVersionsInExecuteUpdate = bump };
@@ -84,16 +84,16 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
             => "using Concurrency ";
 
         public override int GetServiceProviderHashCode()
-            => HashCode.Combine(Extension.FetchDatabaseValuesOnConflict, Extension.BumpVersionsInExecuteUpdate);
+            => HashCode.Combine(Extension.ReadActualVersionOnConflict, Extension.BumpVersionsInExecuteUpdate);
 
         public override bool ShouldUseSameServiceProvider(DbContextOptionsExtensionInfo other)
             => other is ExtensionInfo otherInfo
-                && Extension.FetchDatabaseValuesOnConflict == otherInfo.Extension.FetchDatabaseValuesOnConflict
+                && Extension.ReadActualVersionOnConflict == otherInfo.Extension.ReadActualVersionOnConflict
                 && Extension.BumpVersionsInExecuteUpdate == otherInfo.Extension.BumpVersionsInExecuteUpdate;
 
         public override void PopulateDebugInfo(IDictionary<string, string> debugInfo)
         {
-            debugInfo["Concurrency:FetchDatabaseValuesOnConflict"] = Extension.FetchDatabaseValuesOnConflict.ToString();
+            debugInfo["Concurrency:ReadActualVersionOnConflict"] = Extension.ReadActualVersionOnConflict.ToString();
             debugInfo["Concurrency:BumpVersionsInExecuteUpdate"] = Extension.BumpVersionsInExecuteUpdate.ToString();
         }
     }

@@ -63,7 +63,7 @@ internal sealed class VersionFieldMetadata
     }
 
     public object FromLong(long value)
-        => IsInt32 ? checked((int)value) : value;
+        => IsInt32 ? (object)checked((int)value) : value;
 
     public string DescribeKey(Func<IProperty, object?> valueOf)
     {

@@ -1,0 +1,94 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Concurrency.EntityFrameworkCore.Metadata.Internal;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Metadata;
+
+namespace Concurrency.EntityFrameworkCore.Storage.Internal;
+
+/// <summary>
+///     Reads the current version of tracked rows by primary key: one SELECT per entity, all in one command (one round
+///     trip per 200 entities), results in the order of the entries; <see langword="null" /> where the row is gone.
+/// </summary>
+internal static class VersionQuery
+{
+    private const int StatementsPerCommand = 200;
+
+    public static async ValueTask<long?[]> ReadAsync(
+        DbConnection connection,
+        DbTransaction? transaction,
+        IReadOnlyList<(EntityEntry Entry, VersionFieldMetadata Metadata)> entries,
+        string lockClause,
+        bool async,
+        CancellationToken cancellationToken)
+    {
+        var versions = new long?[entries.Count];
+        for (var start = 0; start < entries.Count; start += StatementsPerCommand)
+        {
+            var count = Math.Min(StatementsPerCommand, entries.Count - start);
+            var command = connection.CreateCommand();
+            await using (command.ConfigureAwait(false))
+            {
+                command.Transaction = transaction;
+                command.CommandText = Build(command, entries, start, count, lockClause);
+                var reader = async
+                    ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false)
+                    : command.ExecuteReader();
+                await using (reader.ConfigureAwait(false))
+                {
+                    for (var i = 0; i < count; i++)
+                    {
+                        if (i > 0 && !(async ? await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) : reader.NextResult()))
+                        {
+                            break;
+                        }
+
+                        if (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
+                        {
+                            versions[start + i] = Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture);
+                        }
+                    }
+                }
+            }
+        }
+
+        return versions;
+    }
+
+    private static string Build(
+        DbCommand command,
+        IReadOnlyList<(EntityEntry Entry, VersionFieldMetadata Metadata)> entries,
+        int start,
+        int count,
+        string lockClause)
+    {
+        var sql = new StringBuilder();
+        for (var i = start; i < start + count; i++)
+        {
+            var (entry, metadata) = entries[i];
+            var table = StoreObjectIdentifier.Create((IEntityType)metadata.Property.DeclaringType, StoreObjectType.Table)
+                ?? StoreObjectIdentifier.Create(entry.Metadata, StoreObjectType.Table)
+                ?? throw new InvalidOperationException(
+                    $"'{entry.Metadata.DisplayName()}' is not mapped to a table, so its version cannot be read.");
+            sql.Append("SELECT ").Append(Quote(metadata.Property.GetColumnName(table)!))
+                .Append(" FROM ").Append(table.Schema is null ? Quote(table.Name) : Quote(table.Schema) + "." + Quote(table.Name))
+                .Append(" WHERE ");
+            for (var k = 0; k < metadata.KeyProperties.Length; k++)
+            {
+                var key = metadata.KeyProperties[k];
+                var name = "@cv" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
+                command.Parameters.Add(key.GetRelationalTypeMapping().CreateParameter(command, name, entry.Property(key).OriginalValue));
+                sql.Append(k == 0 ? string.Empty : " AND ").Append(Quote(key.GetColumnName(table)!)).Append(" = ").Append(name);
+            }
+
+            sql.Append(lockClause).Append(";\n");
+        }
+
+        return sql.ToString();
+    }
+
+    private static string Quote(string identifier)
+        => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+}

@@ -60,7 +60,7 @@ internal sealed class VersionExecuteUpdateInterceptor(IDbContextOptions options)
         var bump = Expression.New(
             SetterConstructor,
             Expression.Lambda(version, entity),
-            Expression.Lambda(Expression.Add(version, Expression.Constant(versionType == typeof(long) ? 1L : 1, versionType)), entity));
+            Expression.Lambda(Expression.Add(version, Expression.Constant(versionType == typeof(long) ? 1L : (object)1, versionType)), entity));
 
         return call.Update(
             call.Object,

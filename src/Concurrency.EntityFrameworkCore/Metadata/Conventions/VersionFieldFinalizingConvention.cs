@@ -14,6 +14,8 @@ namespace Concurrency.EntityFrameworkCore.Metadata.Conventions;
 /// </summary>
 internal sealed class VersionFieldFinalizingConvention(string? providerName) : IModelFinalizingConvention
 {
+    private const string SqliteUseSqlReturningClause = "Sqlite:UseSqlReturningClause";
+
     public void ProcessModelFinalizing(IConventionModelBuilder modelBuilder, IConventionContext<IConventionModelBuilder> context)
     {
         var dialect = VersionTriggerDialect.For(providerName);
@@ -33,13 +35,22 @@ internal sealed class VersionFieldFinalizingConvention(string? providerName) : I
                 builder.IsConcurrencyToken(true);
                 if (kind == VersionFieldKind.Trigger)
                 {
-                    builder.ValueGenerated(ValueGenerated.OnAddOrUpdate);
-                    builder.HasDefaultValue(property.ClrType == typeof(int) ? 1 : 1L);
+                    // EF's store-generation convention reacts to the default value by setting OnAdd after this
+                    // convention returns; data-annotation precedence keeps OnAddOrUpdate (explicit fluent config still wins).
+                    builder.HasDefaultValue(property.ClrType == typeof(int) ? (object)1 : 1L);
+                    builder.ValueGenerated(ValueGenerated.OnAddOrUpdate, fromDataAnnotation: true);
                     var table = StoreObjectIdentifier.Create(entityType, StoreObjectType.Table);
                     if (table is not null && dialect is not null)
                     {
                         var column = property.GetColumnName(table.Value) ?? property.Name;
                         entityType.Builder.HasTrigger(VersionTriggerDialect.TriggerName(table.Value.Name, column));
+                        if (providerName == VersionTriggerDialect.SqliteProviderName)
+                        {
+                            // SQLite's RETURNING does not see changes made by AFTER triggers: make EF read the new version
+                            // with a SELECT instead (what SQLite's UseSqlReturningClause(false) sets, by name so this
+                            // package needs no SQLite dependency).
+                            entityType.Builder.HasAnnotation(SqliteUseSqlReturningClause, false);
+                        }
                     }
                 }
                 else

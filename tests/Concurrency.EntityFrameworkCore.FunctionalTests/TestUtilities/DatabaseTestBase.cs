@@ -60,18 +60,18 @@ public abstract class DatabaseTestBase(Provider provider)
     protected string ConnectionString
         => _connectionString;
 
-    protected DbContextOptionsBuilder<TestContext> Configure(DbContextOptionsBuilder<TestContext> builder)
+    protected DbContextOptionsBuilder<VersionedContext> Configure(DbContextOptionsBuilder<VersionedContext> builder)
         => IsPostgres ? builder.UseNpgsql(_connectionString) : builder.UseSqlite(_connectionString);
 
-    protected TestContext CreateContext(params IInterceptor[] interceptors)
+    protected VersionedContext CreateContext(params IInterceptor[] interceptors)
     {
-        var builder = Configure(new DbContextOptionsBuilder<TestContext>()).UseConcurrency();
+        var builder = Configure(new DbContextOptionsBuilder<VersionedContext>()).UseConcurrency();
         if (interceptors.Length > 0)
         {
             builder.AddInterceptors(interceptors);
         }
 
-        return new TestContext(builder.Options);
+        return new VersionedContext(builder.Options);
     }
 
     protected DbConnection OpenRawConnection()

@@ -113,7 +113,7 @@ public class Note
     public string Text { get; set; } = "";
 }
 
-public class TestContext(DbContextOptions options) : DbContext(options)
+public class VersionedContext(DbContextOptions options) : DbContext(options)
 {
     public DbSet<Article> Articles => Set<Article>();
 

@@ -1,0 +1,228 @@
+using System.Data.Common;
+using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Concurrency.EntityFrameworkCore.FunctionalTests;
+
+/// <summary>Inheritance (TPH, TPT), owned types, shadow versions, pooling and other interceptors.</summary>
+public sealed class ModelShapeTests(Provider provider) : DatabaseTestBase(provider)
+{
+    [Test]
+    public async Task TPH_derived_entities_are_versioned_and_checked([Values] bool async)
+    {
+        var dog = await Add(new Dog { Name = "Rex", Breed = "mutt" });
+        await using var a = CreateContext();
+        await using var b = CreateContext();
+        var fromA = await a.Dogs.SingleAsync(x => x.Id == dog.Id);
+        var fromB = await b.Animals.SingleAsync(x => x.Id == dog.Id);
+        fromA.Breed = "collie";
+        await Save(a, async);
+        Assert.That(fromA.Version, Is.EqualTo(2));
+        fromB.Name = "Max";
+        var exception = await ThrowsConflict(b, async);
+        Assert.That(exception.EntityType, Is.EqualTo(typeof(Dog)));
+    }
+
+    [Test]
+    public async Task TPT_a_change_to_the_derived_table_only_still_bumps_and_checks_the_version([Values] bool async)
+    {
+        var car = await Add(new Car { Make = "Fiat", Seats = 4 });
+        await using var a = CreateContext();
+        await using var b = CreateContext();
+        var fromA = await a.Cars.SingleAsync(x => x.Id == car.Id);
+        var fromB = await b.Cars.SingleAsync(x => x.Id == car.Id);
+        fromA.Seats = 5; // only the Cars table changes
+        await Save(a, async);
+        Assert.That(fromA.Version, Is.EqualTo(2));
+        fromB.Seats = 2;
+        await ThrowsConflict(b, async);
+
+        await using var check = CreateContext();
+        Assert.That((await check.Cars.SingleAsync(x => x.Id == car.Id)).Seats, Is.EqualTo(5));
+    }
+
+    [Test]
+    public async Task Shadow_version_fields_work_for_classes_you_cannot_change([Values] bool async)
+    {
+        var tag = await Add(new Tag { Name = "t" });
+        await using var a = CreateContext();
+        await using var b = CreateContext();
+        var fromA = await a.Tags.SingleAsync(x => x.Id == tag.Id);
+        var fromB = await b.Tags.SingleAsync(x => x.Id == tag.Id);
+        Assert.That(a.Entry(fromA).GetVersion(), Is.EqualTo(1));
+        fromA.Name = "a";
+        await Save(a, async);
+        Assert.That(a.Entry(fromA).GetVersion(), Is.EqualTo(2));
+        fromB.Name = "b";
+        var exception = await ThrowsConflict(b, async);
+        Assert.That(exception.ActualVersion, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Owned_entities_share_the_owner_row_and_its_check([Values] bool async)
+    {
+        var customer = await Add(new Customer { Name = "c", Address = new Address { Street = "s", City = "x" } });
+        await using var a = CreateContext();
+        await using var b = CreateContext();
+        var fromA = await a.Customers.SingleAsync(x => x.Id == customer.Id);
+        var fromB = await b.Customers.SingleAsync(x => x.Id == customer.Id);
+        fromA.Name = "a";
+        fromA.Address.City = "a-city";
+        await Save(a, async);
+        Assert.That(fromA.Version, Is.EqualTo(2));
+        fromB.Name = "b";
+        fromB.Address.City = "b-city";
+        await ThrowsConflict(b, async);
+
+        await using var check = CreateContext();
+        var stored = await check.Customers.SingleAsync(x => x.Id == customer.Id);
+        Assert.That((stored.Name, stored.Address.City), Is.EqualTo(("a", "a-city")));
+    }
+
+    [Test]
+    public async Task Pooled_contexts_keep_checking_across_leases([Values] bool async)
+    {
+        var article = await Add(new Article { Title = "t" });
+        var options = Configure(new DbContextOptionsBuilder<VersionedContext>()).UseConcurrency().Options;
+        var factory = new PooledDbContextFactory<VersionedContext>(options, poolSize: 2);
+        for (var lease = 0; lease < 3; lease++)
+        {
+            await using var a = factory.CreateDbContext();
+            await using var b = new VersionedContext(options);
+            var fromA = await a.Articles.SingleAsync(x => x.Id == article.Id);
+            var fromB = await b.Articles.SingleAsync(x => x.Id == article.Id);
+            fromB.Title = "b" + lease;
+            await Save(b, async);
+            fromA.Title = "a" + lease;
+            await ThrowsConflict(a, async);
+        }
+    }
+
+    [Test]
+    public async Task Works_next_to_the_applications_own_interceptors_and_adds_no_round_trip([Values] bool async)
+    {
+        var ids = new List<int>();
+        var noteIds = new List<int>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add((await Add(new Article { Title = "r" + i })).Id);
+            noteIds.Add((await Add(new Note { Text = "r" + i })).Id);
+        }
+
+        var counter = new CommandCounter();
+
+        // Baseline: the same save of an entity without a version field.
+        await using (var context = CreateContext(counter))
+        {
+            foreach (var note in await context.Notes.Where(x => noteIds.Contains(x.Id)).ToListAsync())
+            {
+                note.Text += "!";
+            }
+
+            counter.Reset();
+            await Save(context, async);
+        }
+
+        var baseline = counter.Commands;
+
+        await using (var context = CreateContext(counter))
+        {
+            var loaded = await context.Articles.Where(x => ids.Contains(x.Id)).ToListAsync();
+            foreach (var article in loaded)
+            {
+                article.Title += "!";
+            }
+
+            counter.Reset();
+            await Save(context, async);
+            Assert.That(loaded.All(a => a.Version == 2), Is.True);
+        }
+
+        Assert.That(counter.Commands, Is.EqualTo(baseline), "versioning adds no command to SaveChanges");
+        if (IsPostgres)
+        {
+            Assert.That(counter.Commands, Is.EqualTo(1), "five versioned updates go to PostgreSQL in one batch");
+        }
+
+        Assert.That(counter.Sql, Does.Contain("\"Version\" = @"));
+    }
+
+    [Test]
+    public async Task Registered_through_dependency_injection_with_a_pool([Values] bool async)
+    {
+        var article = await Add(new Article { Title = "t" });
+        var services = new ServiceCollection();
+        services.AddDbContextPool<VersionedContext>(o => ConfigureUntyped(o).UseConcurrency());
+        await using var provider = services.BuildServiceProvider();
+        await using var scopeA = provider.CreateAsyncScope();
+        await using var scopeB = provider.CreateAsyncScope();
+        var a = scopeA.ServiceProvider.GetRequiredService<VersionedContext>();
+        var b = scopeB.ServiceProvider.GetRequiredService<VersionedContext>();
+        var fromA = await a.Articles.SingleAsync(x => x.Id == article.Id);
+        var fromB = await b.Articles.SingleAsync(x => x.Id == article.Id);
+        fromA.Title = "a";
+        await Save(a, async);
+        fromB.Title = "b";
+        await ThrowsConflict(b, async);
+    }
+
+    private DbContextOptionsBuilder ConfigureUntyped(DbContextOptionsBuilder builder)
+        => IsPostgres ? builder.UseNpgsql(ConnectionString) : builder.UseSqlite(ConnectionString);
+
+    private sealed class CommandCounter : DbCommandInterceptor
+    {
+        private int _commands;
+
+        public int Commands
+            => _commands;
+
+        public string Sql { get; private set; } = "";
+
+        public void Reset()
+        {
+            _commands = 0;
+            Sql = "";
+        }
+
+        public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
+        {
+            Count(command);
+            return result;
+        }
+
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
+            DbCommand command,
+            CommandEventData eventData,
+            InterceptionResult<DbDataReader> result,
+            CancellationToken cancellationToken = default)
+        {
+            Count(command);
+            return ValueTask.FromResult(result);
+        }
+
+        public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
+        {
+            Count(command);
+            return result;
+        }
+
+        public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
+            DbCommand command,
+            CommandEventData eventData,
+            InterceptionResult<int> result,
+            CancellationToken cancellationToken = default)
+        {
+            Count(command);
+            return ValueTask.FromResult(result);
+        }
+
+        private void Count(DbCommand command)
+        {
+            Interlocked.Increment(ref _commands);
+            Sql += command.CommandText;
+        }
+    }
+}

@@ -83,6 +83,36 @@ public sealed class ModelShapeTests(Provider provider) : DatabaseTestBase(provid
     }
 
     [Test]
+    public async Task Changing_only_an_owned_entity_bumps_and_checks_the_owners_version([Values] bool async)
+    {
+        var customer = await Add(new Customer { Name = "c", Address = new Address { Street = "s", City = "x" } });
+        await using var a = CreateContext();
+        await using var b = CreateContext();
+        var fromA = await a.Customers.SingleAsync(x => x.Id == customer.Id);
+        var fromB = await b.Customers.SingleAsync(x => x.Id == customer.Id);
+        fromA.Address.City = "a-city";
+        await Save(a, async);
+        Assert.That(fromA.Version, Is.EqualTo(2));
+
+        fromA.Address.Street = "a-street"; // a second owned-only save from the same context
+        await Save(a, async);
+        Assert.That(fromA.Version, Is.EqualTo(3));
+
+        fromB.Address.City = "b-city";
+        await ThrowsConflict(b, async);
+
+        fromA.Name = "owner only";
+        await Save(a, async);
+        fromA.Address.City = "owned only, after the owner moved on";
+        await Save(a, async);
+        Assert.That(fromA.Version, Is.EqualTo(5));
+
+        await using var check = CreateContext();
+        var stored = await check.Customers.SingleAsync(x => x.Id == customer.Id);
+        Assert.That((stored.Name, stored.Address.City, stored.Address.Street, stored.Version), Is.EqualTo(("owner only", "owned only, after the owner moved on", "a-street", 5)));
+    }
+
+    [Test]
     public async Task Pooled_contexts_keep_checking_across_leases([Values] bool async)
     {
         var article = await Add(new Article { Title = "t" });

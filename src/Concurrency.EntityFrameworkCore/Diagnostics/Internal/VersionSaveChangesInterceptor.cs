@@ -83,6 +83,7 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
 
         var scopeActive = DisableConcurrency.IsActive;
         List<(EntityEntry Entry, VersionFieldMetadata Metadata)>? disabled = null;
+        List<EntityEntry>? ownedChanges = null;
 
         // Entries() runs DetectChanges first (when enabled), so entity states are current here.
         foreach (var entry in context.ChangeTracker.Entries())
@@ -96,6 +97,11 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             var metadata = VersionFieldMetadata.Find(entry.Metadata);
             if (metadata is null)
             {
+                if (state == EntityState.Modified && entry.Metadata.IsOwned())
+                {
+                    (ownedChanges ??= []).Add(entry);
+                }
+
                 continue;
             }
 
@@ -129,6 +135,130 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         {
             await ReadCurrentVersionsAsync(context, disabled, async, cancellationToken).ConfigureAwait(false);
         }
+
+        if (ownedChanges is not null)
+        {
+            ApplyOwnedChanges(context, ownedChanges);
+        }
+    }
+
+    /// <summary>
+    ///     An owned entity stored in its owner's row (OwnsOne) can be saved while the owner itself is unchanged: EF then
+    ///     updates the shared row checking only the owned type's copy of the version column, and nothing bumps it. Treat
+    ///     such a change as a change of the owner: bump the owner's version, and keep the owned type's copy of the
+    ///     version column (EF's table-sharing concurrency token) equal to the owner's, so both conditions agree.
+    /// </summary>
+    private void ApplyOwnedChanges(DbContext context, List<EntityEntry> ownedEntries)
+    {
+        foreach (var owned in ownedEntries)
+        {
+            if (FindVersionedOwner(context, owned) is not var (owner, metadata))
+            {
+                continue;
+            }
+
+            var version = owner.Property(metadata.Property);
+            if (owner.State == EntityState.Unchanged || !WasChangedBySave(version))
+            {
+                if (owner.State is not (EntityState.Unchanged or EntityState.Modified) || !metadata.OwnedChangesBump)
+                {
+                    SyncSharedVersionColumn(owned, metadata, version);
+                    continue;
+                }
+
+                var expected = metadata.ExpectedVersion(version.OriginalValue, version.CurrentValue);
+                var previousOriginal = version.OriginalValue;
+                var previousCurrent = version.CurrentValue;
+                version.OriginalValue = metadata.FromLong(expected);
+                version.CurrentValue = metadata.FromLong(expected + 1);
+                _changes.Add(new VersionChange(version, previousOriginal, previousCurrent));
+            }
+
+            SyncSharedVersionColumn(owned, metadata, version);
+        }
+    }
+
+    private bool WasChangedBySave(PropertyEntry version)
+    {
+        foreach (var change in _changes)
+        {
+            if (change.Property.EntityEntry.Entity == version.EntityEntry.Entity)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Sets the owned type's copies of the owner's version column to the owner's checked and written values.</summary>
+    private void SyncSharedVersionColumn(EntityEntry owned, VersionFieldMetadata metadata, PropertyEntry ownerVersion)
+    {
+        var table = StoreObjectIdentifier.Create(owned.Metadata, StoreObjectType.Table);
+        var ownerTable = StoreObjectIdentifier.Create((IEntityType)metadata.Property.DeclaringType, StoreObjectType.Table);
+        if (table is null || table != ownerTable)
+        {
+            return;
+        }
+
+        var column = metadata.Property.GetColumnName(table.Value);
+        foreach (var property in owned.Metadata.GetProperties())
+        {
+            if (!property.IsConcurrencyToken || property.GetColumnName(table.Value) != column)
+            {
+                continue;
+            }
+
+            var copy = owned.Property(property);
+            _changes.Add(new VersionChange(copy, copy.OriginalValue, copy.CurrentValue));
+            copy.OriginalValue = Convert.ChangeType(ownerVersion.OriginalValue, property.ClrType, System.Globalization.CultureInfo.InvariantCulture);
+            copy.CurrentValue = Convert.ChangeType(ownerVersion.CurrentValue, property.ClrType, System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>Walks up the ownership chain to the nearest tracked owner that has a version field.</summary>
+    private static (EntityEntry Owner, VersionFieldMetadata Metadata)? FindVersionedOwner(DbContext context, EntityEntry owned)
+    {
+        var current = owned;
+        while (current.Metadata.FindOwnership() is { } ownership)
+        {
+            EntityEntry? principal = null;
+            foreach (var candidate in context.ChangeTracker.Entries())
+            {
+                if (ownership.PrincipalEntityType.IsAssignableFrom(candidate.Metadata) && KeysMatch(current, ownership, candidate))
+                {
+                    principal = candidate;
+                    break;
+                }
+            }
+
+            if (principal is null)
+            {
+                return null;
+            }
+
+            if (VersionFieldMetadata.Find(principal.Metadata) is { } metadata)
+            {
+                return (principal, metadata);
+            }
+
+            current = principal;
+        }
+
+        return null;
+    }
+
+    private static bool KeysMatch(EntityEntry owned, IForeignKey ownership, EntityEntry principal)
+    {
+        for (var i = 0; i < ownership.Properties.Count; i++)
+        {
+            if (!Equals(owned.Property(ownership.Properties[i]).CurrentValue, principal.Property(ownership.PrincipalKey.Properties[i]).CurrentValue))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Checks against <paramref name="expected" /> and writes the next version, remembering the old values.</summary>

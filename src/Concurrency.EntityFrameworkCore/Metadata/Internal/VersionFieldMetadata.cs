@@ -18,6 +18,8 @@ internal sealed class VersionFieldMetadata
         Kind = kind;
         WatchedProperties = watched;
         IsInt32 = property.ClrType == typeof(int);
+        OwnedChangesBump = kind == VersionFieldKind.Integer
+            || (kind == VersionFieldKind.Conditional && VersionFieldConfiguration.GetCheckFields(property) is null);
         KeyProperties = entityType.FindPrimaryKey()?.Properties.ToArray() ?? [];
     }
 
@@ -33,6 +35,12 @@ internal sealed class VersionFieldMetadata
     public IProperty[] KeyProperties { get; }
 
     public bool IsInt32 { get; }
+
+    /// <summary>
+    ///     Whether a change to an owned entity stored in this entity's row bumps the version: always for integer versions,
+    ///     for conditional ones unless CheckFields names the watched properties (owned properties are then unwatched).
+    /// </summary>
+    public bool OwnedChangesBump { get; }
 
     /// <summary>Returns the cached metadata of <paramref name="entityType" />, or null when it has no version field.</summary>
     public static VersionFieldMetadata? Find(IEntityType entityType)

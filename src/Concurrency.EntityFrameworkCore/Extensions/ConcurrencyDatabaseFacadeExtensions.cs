@@ -15,37 +15,17 @@ public static class ConcurrencyDatabaseFacadeExtensions
     /// <param name="database">The context's database facade.</param>
     /// <returns>The triggers that were created.</returns>
     public static IReadOnlyList<VersionTriggerInfo> CreateVersionTriggers(this DatabaseFacade database)
-    {
-        var (triggers, dialect) = Prepare(database);
-        foreach (var trigger in triggers)
-        {
-            foreach (var sql in dialect.CreateTrigger(trigger.Table, trigger.Schema, trigger.Column))
-            {
-                database.ExecuteSqlRaw(sql);
-            }
-        }
-
-        return triggers;
-    }
+        => ExecuteForEachAsync(database, static (d, t) => d.CreateTrigger(t.Table, t.Schema, t.Column), async: false, default)
+            .GetAwaiter().GetResult();
 
     /// <inheritdoc cref="CreateVersionTriggers(DatabaseFacade)" />
     /// <param name="database">The context's database facade.</param>
     /// <param name="cancellationToken">Cancels the work.</param>
-    public static async Task<IReadOnlyList<VersionTriggerInfo>> CreateVersionTriggersAsync(
+    public static Task<IReadOnlyList<VersionTriggerInfo>> CreateVersionTriggersAsync(
         this DatabaseFacade database,
         CancellationToken cancellationToken = default)
-    {
-        var (triggers, dialect) = Prepare(database);
-        foreach (var trigger in triggers)
-        {
-            foreach (var sql in dialect.CreateTrigger(trigger.Table, trigger.Schema, trigger.Column))
-            {
-                await database.ExecuteSqlRawAsync(sql, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        return triggers;
-    }
+        => ExecuteForEachAsync(database, static (d, t) => d.CreateTrigger(t.Table, t.Schema, t.Column), async: true, cancellationToken)
+            .AsTask();
 
     /// <summary>
     ///     Drops the version trigger of every trigger version field in the model, if it exists. Afterwards raw SQL
@@ -54,37 +34,17 @@ public static class ConcurrencyDatabaseFacadeExtensions
     /// <param name="database">The context's database facade.</param>
     /// <returns>The triggers the model declares.</returns>
     public static IReadOnlyList<VersionTriggerInfo> DropVersionTriggers(this DatabaseFacade database)
-    {
-        var (triggers, dialect) = Prepare(database);
-        foreach (var trigger in triggers)
-        {
-            foreach (var sql in dialect.DropTrigger(trigger.Table, trigger.Schema, trigger.Column))
-            {
-                database.ExecuteSqlRaw(sql);
-            }
-        }
-
-        return triggers;
-    }
+        => ExecuteForEachAsync(database, static (d, t) => d.DropTrigger(t.Table, t.Schema, t.Column), async: false, default)
+            .GetAwaiter().GetResult();
 
     /// <inheritdoc cref="DropVersionTriggers(DatabaseFacade)" />
     /// <param name="database">The context's database facade.</param>
     /// <param name="cancellationToken">Cancels the work.</param>
-    public static async Task<IReadOnlyList<VersionTriggerInfo>> DropVersionTriggersAsync(
+    public static Task<IReadOnlyList<VersionTriggerInfo>> DropVersionTriggersAsync(
         this DatabaseFacade database,
         CancellationToken cancellationToken = default)
-    {
-        var (triggers, dialect) = Prepare(database);
-        foreach (var trigger in triggers)
-        {
-            foreach (var sql in dialect.DropTrigger(trigger.Table, trigger.Schema, trigger.Column))
-            {
-                await database.ExecuteSqlRawAsync(sql, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        return triggers;
-    }
+        => ExecuteForEachAsync(database, static (d, t) => d.DropTrigger(t.Table, t.Schema, t.Column), async: true, cancellationToken)
+            .AsTask();
 
     /// <summary>Lists the version triggers the model requires, each with whether it exists in the database.</summary>
     /// <param name="database">The context's database facade.</param>
@@ -132,6 +92,32 @@ public static class ConcurrencyDatabaseFacadeExtensions
         {
             throw new MissingVersionTriggersException(missing);
         }
+    }
+
+    /// <summary>The shared core of create and drop: runs the dialect's statements for every trigger the model needs.</summary>
+    private static async ValueTask<IReadOnlyList<VersionTriggerInfo>> ExecuteForEachAsync(
+        DatabaseFacade database,
+        Func<VersionTriggerDialect, VersionTriggerInfo, IReadOnlyList<string>> statements,
+        bool async,
+        CancellationToken cancellationToken)
+    {
+        var (triggers, dialect) = Prepare(database);
+        foreach (var trigger in triggers)
+        {
+            foreach (var sql in statements(dialect, trigger))
+            {
+                if (async)
+                {
+                    await database.ExecuteSqlRawAsync(sql, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    database.ExecuteSqlRaw(sql);
+                }
+            }
+        }
+
+        return triggers;
     }
 
     private static (IReadOnlyList<VersionTriggerInfo> Triggers, VersionTriggerDialect Dialect) Prepare(DatabaseFacade database)

@@ -1,0 +1,62 @@
+using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace Concurrency.Benchmarks;
+
+/// <summary>A fresh PostgreSQL database from the tests' fixture, seeded with the same rows in every variant's table.</summary>
+public sealed class BenchDatabase : IDisposable
+{
+    public const int SeedRows = 1000;
+
+    public static readonly string[] Tables = ["plain_rows", "token_rows", "xmin_rows", "version_rows", "conditional_rows", "trigger_rows"];
+
+    public BenchDatabase()
+    {
+        ConnectionString = PostgresServer.CreateDatabase("bench");
+        WithConcurrency = new DbContextOptionsBuilder<BenchContext>().UseNpgsql(ConnectionString).UseConcurrency().Options;
+        WithConcurrencyNoBump = new DbContextOptionsBuilder<BenchContext>()
+            .UseNpgsql(ConnectionString)
+            .UseConcurrency(o => o.BumpVersionsInExecuteUpdate(false))
+            .Options;
+        PlainEf = new DbContextOptionsBuilder<BenchContext>().UseNpgsql(ConnectionString).Options;
+
+        using (var context = new BenchContext(WithConcurrency))
+        {
+            context.Database.EnsureCreated();
+        }
+
+        foreach (var table in Tables)
+        {
+            var version = table is "plain_rows" or "xmin_rows" ? "" : ", \"Version\"";
+            var versionValue = table is "plain_rows" or "xmin_rows" ? "" : ", 1";
+            Execute(
+                $"INSERT INTO {table} (\"Id\", \"A\", \"B\", \"C\", \"D\"{version}) "
+                + $"SELECT i, 'a' || i, 'b' || i, i, TIMESTAMPTZ '2026-01-01' + i * INTERVAL '1 minute'{versionValue} FROM generate_series(1, {SeedRows}) i");
+        }
+
+        Execute("VACUUM ANALYZE");
+    }
+
+    public string ConnectionString { get; }
+
+    /// <summary>The library on.</summary>
+    public DbContextOptions<BenchContext> WithConcurrency { get; }
+
+    /// <summary>The library on, without the ExecuteUpdate version bump.</summary>
+    public DbContextOptions<BenchContext> WithConcurrencyNoBump { get; }
+
+    /// <summary>Plain EF Core, for the baseline, EF's own token and xmin variants.</summary>
+    public DbContextOptions<BenchContext> PlainEf { get; }
+
+    public int Execute(string sql)
+    {
+        using var connection = new NpgsqlConnection(ConnectionString);
+        connection.Open();
+        using var command = new NpgsqlCommand(sql, connection);
+        return command.ExecuteNonQuery();
+    }
+
+    public void Dispose()
+        => PostgresServer.DropDatabase(ConnectionString);
+}

@@ -1,0 +1,143 @@
+using BenchmarkDotNet.Attributes;
+
+namespace Concurrency.Benchmarks;
+
+/// <summary>
+///     BenchmarkDotNet view of the same scenarios, for allocations and per-operation detail. One invocation per
+///     iteration, with loading and modifying done in the iteration setup, so only the named operation is timed. Ratios
+///     between variants come from the interleaved report (see docs/benchmarks.md), not from these sequential runs.
+/// </summary>
+[MemoryDiagnoser]
+[InvocationCount(1)]
+[IterationCount(15)]
+[WarmupCount(3)]
+public abstract class ScenarioBenchmarks
+{
+    private BenchDatabase? _database;
+    private Scenario[] _scenarios = [];
+    private int _round;
+
+    protected abstract Scenario[] Create();
+
+    protected virtual int Rows
+        => 1;
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        _database = new BenchDatabase();
+        _scenarios = Create();
+    }
+
+    [GlobalCleanup]
+    public void GlobalCleanup()
+        => _database?.Dispose();
+
+    protected void Prepare(int index)
+        => _scenarios[index].PrepareAsync(_database!, Rows, ++_round).GetAwaiter().GetResult();
+
+    protected Task Run(int index)
+        => _scenarios[index].RunAsync();
+
+    protected void Cleanup(int index)
+        => _scenarios[index].CleanupAsync().GetAwaiter().GetResult();
+}
+
+public class SaveChangesBenchmarks : ScenarioBenchmarks
+{
+    [Params(1, 10, 100, 1000)]
+    public int N { get; set; }
+
+    protected override int Rows
+        => N;
+
+    protected override Scenario[] Create()
+        => Scenarios.Save();
+
+    [IterationSetup(Target = nameof(Baseline))] public void S0() => Prepare(0);
+    [IterationSetup(Target = nameof(EfToken))] public void S1() => Prepare(1);
+    [IterationSetup(Target = nameof(Xmin))] public void S2() => Prepare(2);
+    [IterationSetup(Target = nameof(VersionField))] public void S3() => Prepare(3);
+    [IterationSetup(Target = nameof(ConditionalWatched))] public void S4() => Prepare(4);
+    [IterationSetup(Target = nameof(ConditionalUnwatched))] public void S5() => Prepare(5);
+    [IterationSetup(Target = nameof(TriggerVersionField))] public void S6() => Prepare(6);
+    [IterationSetup(Target = nameof(RawVersioned))] public void S7() => Prepare(7);
+    [IterationSetup(Target = nameof(RawPlain))] public void S8() => Prepare(8);
+
+    [IterationCleanup(Target = nameof(Baseline))] public void C0() => Cleanup(0);
+    [IterationCleanup(Target = nameof(EfToken))] public void C1() => Cleanup(1);
+    [IterationCleanup(Target = nameof(Xmin))] public void C2() => Cleanup(2);
+    [IterationCleanup(Target = nameof(VersionField))] public void C3() => Cleanup(3);
+    [IterationCleanup(Target = nameof(ConditionalWatched))] public void C4() => Cleanup(4);
+    [IterationCleanup(Target = nameof(ConditionalUnwatched))] public void C5() => Cleanup(5);
+    [IterationCleanup(Target = nameof(TriggerVersionField))] public void C6() => Cleanup(6);
+    [IterationCleanup(Target = nameof(RawVersioned))] public void C7() => Cleanup(7);
+    [IterationCleanup(Target = nameof(RawPlain))] public void C8() => Cleanup(8);
+
+    [Benchmark(Baseline = true)] public Task Baseline() => Run(0);
+    [Benchmark] public Task EfToken() => Run(1);
+    [Benchmark] public Task Xmin() => Run(2);
+    [Benchmark] public Task VersionField() => Run(3);
+    [Benchmark] public Task ConditionalWatched() => Run(4);
+    [Benchmark] public Task ConditionalUnwatched() => Run(5);
+    [Benchmark] public Task TriggerVersionField() => Run(6);
+    [Benchmark] public Task RawVersioned() => Run(7);
+    [Benchmark] public Task RawPlain() => Run(8);
+}
+
+public class DeleteBenchmarks : ScenarioBenchmarks
+{
+    [Params(1, 10, 100, 1000)]
+    public int N { get; set; }
+
+    protected override int Rows
+        => N;
+
+    protected override Scenario[] Create()
+        => Scenarios.Delete();
+
+    [IterationSetup(Target = nameof(DeletePlain))] public void S0() => Prepare(0);
+    [IterationSetup(Target = nameof(DeleteVersionField))] public void S1() => Prepare(1);
+    [IterationCleanup(Target = nameof(DeletePlain))] public void C0() => Cleanup(0);
+    [IterationCleanup(Target = nameof(DeleteVersionField))] public void C1() => Cleanup(1);
+
+    [Benchmark(Baseline = true)] public Task DeletePlain() => Run(0);
+    [Benchmark] public Task DeleteVersionField() => Run(1);
+}
+
+public class ConflictBenchmarks : ScenarioBenchmarks
+{
+    protected override Scenario[] Create()
+        => Scenarios.Conflict();
+
+    [IterationSetup(Target = nameof(EfConcurrencyException))] public void S0() => Prepare(0);
+    [IterationSetup(Target = nameof(RecordModified))] public void S1() => Prepare(1);
+    [IterationCleanup(Target = nameof(EfConcurrencyException))] public void C0() => Cleanup(0);
+    [IterationCleanup(Target = nameof(RecordModified))] public void C1() => Cleanup(1);
+
+    [Benchmark(Baseline = true)] public Task EfConcurrencyException() => Run(0);
+    [Benchmark] public Task RecordModified() => Run(1);
+}
+
+public class ExecuteUpdateBenchmarks : ScenarioBenchmarks
+{
+    [Params(1, 10, 100, 1000)]
+    public int N { get; set; }
+
+    protected override int Rows
+        => N;
+
+    protected override Scenario[] Create()
+        => Scenarios.ExecuteUpdate();
+
+    [IterationSetup(Target = nameof(Plain))] public void S0() => Prepare(0);
+    [IterationSetup(Target = nameof(Bumped))] public void S1() => Prepare(1);
+    [IterationSetup(Target = nameof(NotBumped))] public void S2() => Prepare(2);
+    [IterationCleanup(Target = nameof(Plain))] public void C0() => Cleanup(0);
+    [IterationCleanup(Target = nameof(Bumped))] public void C1() => Cleanup(1);
+    [IterationCleanup(Target = nameof(NotBumped))] public void C2() => Cleanup(2);
+
+    [Benchmark(Baseline = true)] public Task Plain() => Run(0);
+    [Benchmark] public Task Bumped() => Run(1);
+    [Benchmark] public Task NotBumped() => Run(2);
+}

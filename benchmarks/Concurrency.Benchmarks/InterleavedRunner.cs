@@ -1,0 +1,76 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+
+namespace Concurrency.Benchmarks;
+
+/// <summary>
+///     Ratios that survive a noisy machine: each round runs every variant of a group once, in a rotating order, on
+///     identical data; the ratio to the group's baseline is taken per round, and the median of those per-round ratios is
+///     reported with its spread (25th-75th percentile). Slow spells hit both sides of a round alike.
+/// </summary>
+public static class InterleavedRunner
+{
+    public static async Task<string> RunAsync(BenchDatabase database, IReadOnlyList<(string Group, Func<Scenario[]> Variants, int[] Sizes)> groups, int rounds, bool warmup)
+    {
+        var report = new StringBuilder();
+        report.AppendLine("| group | N | variant | median ratio vs baseline | p25-p75 | median time | allocated per row |");
+        report.AppendLine("|---|---:|---|---:|---:|---:|---:|");
+        var round = 0;
+        foreach (var (group, variants, sizes) in groups)
+        {
+            foreach (var rows in sizes)
+            {
+                var scenarios = variants();
+                var times = scenarios.Select(_ => new List<double>()).ToArray();
+                var bytes = scenarios.Select(_ => new List<long>()).ToArray();
+                for (var r = warmup ? -1 : 0; r < rounds; r++)
+                {
+                    round++;
+                    for (var k = 0; k < scenarios.Length; k++)
+                    {
+                        var i = (k + Math.Max(r, 0)) % scenarios.Length; // rotate the order every round
+                        var scenario = scenarios[i];
+                        await scenario.PrepareAsync(database, rows, round);
+                        GC.Collect();
+                        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+                        var stopwatch = Stopwatch.StartNew();
+                        await scenario.RunAsync();
+                        stopwatch.Stop();
+                        var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+                        await scenario.CleanupAsync();
+                        if (r >= 0)
+                        {
+                            times[i].Add(stopwatch.Elapsed.TotalMilliseconds);
+                            bytes[i].Add(allocated);
+                        }
+                    }
+                }
+
+                for (var i = 0; i < scenarios.Length; i++)
+                {
+                    var ratios = times[i].Zip(times[0], (t, b) => t / b).Order().ToArray();
+                    report.AppendLine(CultureInfo.InvariantCulture,
+                        $"| {group} | {rows} | {scenarios[i].Name} | {(i == 0 ? "1.00 (baseline)" : Percentile(ratios, 0.5).ToString("0.00", CultureInfo.InvariantCulture) + "x")} "
+                        + $"| {(i == 0 ? "" : $"{Percentile(ratios, 0.25):0.00}-{Percentile(ratios, 0.75):0.00}")} "
+                        + $"| {Percentile(times[i].Order().ToArray(), 0.5):0.000} ms | {Percentile(bytes[i].Order().Select(b => (double)b).ToArray(), 0.5) / Math.Max(rows, 1) / 1024:0.0} KiB |");
+                }
+            }
+        }
+
+        return report.ToString();
+    }
+
+    private static double Percentile(double[] sorted, double p)
+    {
+        if (sorted.Length == 0)
+        {
+            return double.NaN;
+        }
+
+        var position = (sorted.Length - 1) * p;
+        var lower = (int)Math.Floor(position);
+        var upper = (int)Math.Ceiling(position);
+        return sorted[lower] + ((sorted[upper] - sorted[lower]) * (position - lower));
+    }
+}

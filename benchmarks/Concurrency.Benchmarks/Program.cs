@@ -1,0 +1,48 @@
+// Concurrency benchmarks, against a real PostgreSQL from the tests' fixture (or CONCURRENCY_TEST_POSTGRES).
+//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --filter '*'   BenchmarkDotNet, then the interleaved ratios
+//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios       only the interleaved ratios and contention
+//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --quick        every scenario once (CI smoke test)
+using BenchmarkDotNet.Running;
+using Concurrency.Benchmarks;
+using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+
+// Start (or reach) PostgreSQL once; BenchmarkDotNet's child processes inherit the connection string.
+Environment.SetEnvironmentVariable(PostgresServer.EnvironmentVariable, PostgresServer.ConnectionString);
+try
+{
+    var quick = args.Contains("--quick");
+    var ratiosOnly = args.Contains("--ratios");
+    if (!quick && !ratiosOnly)
+    {
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    }
+
+    int[] sizes = quick ? [1, 10] : [1, 10, 100, 1000];
+    var rounds = quick ? 1 : ReadInt(args, "--rounds", 21);
+    using var database = new BenchDatabase();
+    var report = await InterleavedRunner.RunAsync(
+        database,
+        [
+            ("save", Scenarios.Save, sizes),
+            ("delete", Scenarios.Delete, sizes),
+            ("conflict", Scenarios.Conflict, [1]),
+            ("ExecuteUpdate", Scenarios.ExecuteUpdate, sizes),
+        ],
+        rounds,
+        warmup: !quick);
+    Console.WriteLine();
+    Console.WriteLine($"Interleaved rounds: {rounds} per row (plus one warm-up round), order rotated every round.");
+    Console.WriteLine(report);
+    Console.WriteLine(await Contention.RunAsync(database, workers: 8, incrementsPerWorker: quick ? 10 : 200));
+    return 0;
+}
+finally
+{
+    PostgresServer.StopIfStarted();
+}
+
+static int ReadInt(string[] args, string name, int fallback)
+{
+    var index = Array.IndexOf(args, name);
+    return index >= 0 && index + 1 < args.Length && int.TryParse(args[index + 1], out var value) ? value : fallback;
+}

@@ -9,7 +9,13 @@ public sealed class BenchDatabase : IDisposable
 {
     public const int SeedRows = 1000;
 
-    public static readonly string[] Tables = ["plain_rows", "token_rows", "xmin_rows", "version_rows", "conditional_rows", "trigger_rows"];
+    public static readonly string[] Tables =
+    [
+        "plain_rows", "token_rows", "xmin_rows", "version_rows", "conditional_rows", "conditional_rows_b", "trigger_rows",
+        "raw_versioned_rows", "raw_plain_rows", "bulk_plain_rows", "bulk_version_rows", "bulk_version_rows_b",
+    ];
+
+    private static readonly string[] Unversioned = ["plain_rows", "xmin_rows", "bulk_plain_rows", "delete_plain_rows"];
 
     public BenchDatabase()
     {
@@ -28,8 +34,8 @@ public sealed class BenchDatabase : IDisposable
 
         foreach (var table in Tables)
         {
-            var version = table is "plain_rows" or "xmin_rows" ? "" : ", \"Version\"";
-            var versionValue = table is "plain_rows" or "xmin_rows" ? "" : ", 1";
+            var version = Unversioned.Contains(table) ? "" : ", \"Version\"";
+            var versionValue = Unversioned.Contains(table) ? "" : ", 1";
             Execute(
                 $"INSERT INTO {table} (\"Id\", \"A\", \"B\", \"C\", \"D\"{version}) "
                 + $"SELECT i, 'a' || i, 'b' || i, i, TIMESTAMPTZ '2026-01-01' + i * INTERVAL '1 minute'{versionValue} FROM generate_series(1, {SeedRows}) i");
@@ -48,6 +54,10 @@ public sealed class BenchDatabase : IDisposable
 
     /// <summary>Plain EF Core, for the baseline, EF's own token and xmin variants.</summary>
     public DbContextOptions<BenchContext> PlainEf { get; }
+
+    /// <summary>Removes dead rows left by earlier rounds, so every variant's table starts each round in the same state.</summary>
+    public void Vacuum()
+        => Execute("VACUUM");
 
     public int Execute(string sql)
     {

@@ -27,6 +27,7 @@ public static class InterleavedRunner
                 for (var r = warmup ? -1 : 0; r < rounds; r++)
                 {
                     round++;
+                    database.Vacuum();
                     for (var k = 0; k < scenarios.Length; k++)
                     {
                         var i = (k + Math.Max(r, 0)) % scenarios.Length; // rotate the order every round

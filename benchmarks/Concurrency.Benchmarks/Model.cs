@@ -44,6 +44,47 @@ public class ConditionalRow : Row
     public long Version { get; set; }
 }
 
+/// <summary>The conditional variant whose watched property is not changed, on its own table.</summary>
+public class ConditionalRowB : Row
+{
+    [ConditionalVersionField(CheckFields = [nameof(A)])]
+    public long Version { get; set; }
+}
+
+/// <summary>Tables for the raw Npgsql variants (plain columns; nothing of this library applies).</summary>
+public class RawVersionedRow : Row
+{
+    public long Version { get; set; }
+}
+
+public class RawPlainRow : Row
+{
+    public long Version { get; set; }
+}
+
+/// <summary>Own tables for the delete and ExecuteUpdate groups, so no variant's table sees more churn than another's.</summary>
+public class DeletePlainRow : Row;
+
+public class DeleteVersionRow : Row
+{
+    [VersionField]
+    public long Version { get; set; }
+}
+
+public class BulkPlainRow : Row;
+
+public class BulkVersionRow : Row
+{
+    [VersionField]
+    public long Version { get; set; }
+}
+
+public class BulkVersionRowB : Row
+{
+    [VersionField]
+    public long Version { get; set; }
+}
+
 public class TriggerRow : Row
 {
     [TriggerVersionField]
@@ -60,6 +101,14 @@ public sealed class BenchContext(DbContextOptions<BenchContext> options) : DbCon
         modelBuilder.Entity<VersionRow>().ToTable("version_rows");
         modelBuilder.Entity<ConditionalRow>().ToTable("conditional_rows");
         modelBuilder.Entity<TriggerRow>().ToTable("trigger_rows");
+        modelBuilder.Entity<ConditionalRowB>().ToTable("conditional_rows_b");
+        modelBuilder.Entity<RawVersionedRow>().ToTable("raw_versioned_rows");
+        modelBuilder.Entity<RawPlainRow>().ToTable("raw_plain_rows");
+        modelBuilder.Entity<DeletePlainRow>().ToTable("delete_plain_rows");
+        modelBuilder.Entity<DeleteVersionRow>().ToTable("delete_version_rows");
+        modelBuilder.Entity<BulkPlainRow>().ToTable("bulk_plain_rows");
+        modelBuilder.Entity<BulkVersionRow>().ToTable("bulk_version_rows");
+        modelBuilder.Entity<BulkVersionRowB>().ToTable("bulk_version_rows_b");
         foreach (var entityType in modelBuilder.Model.GetEntityTypes())
         {
             modelBuilder.Entity(entityType.ClrType).Property(nameof(Row.Id)).ValueGeneratedNever();

@@ -50,7 +50,7 @@ public sealed class SaveScenario<TRow>(string name, bool library, Action<TRow, i
 }
 
 /// <summary>The physical limit: the same UPDATE statements sent by raw Npgsql in one NpgsqlBatch, rows affected checked.</summary>
-public sealed class RawBatchScenario(string name, bool versioned) : Scenario(name)
+public sealed class RawBatchScenario(string name, string table, bool versioned) : Scenario(name)
 {
     private NpgsqlConnection? _connection;
     private NpgsqlBatch? _batch;
@@ -60,7 +60,7 @@ public sealed class RawBatchScenario(string name, bool versioned) : Scenario(nam
         _connection = new NpgsqlConnection(database.ConnectionString);
         await _connection.OpenAsync();
         var versions = new Dictionary<int, long>();
-        await using (var read = new NpgsqlCommand($"SELECT \"Id\", \"Version\" FROM version_rows WHERE \"Id\" <= {rows}", _connection))
+        await using (var read = new NpgsqlCommand($"SELECT \"Id\", \"Version\" FROM {table} WHERE \"Id\" <= {rows}", _connection))
         await using (var reader = await read.ExecuteReaderAsync())
         {
             while (await reader.ReadAsync())
@@ -73,11 +73,11 @@ public sealed class RawBatchScenario(string name, bool versioned) : Scenario(nam
         foreach (var (id, version) in versions)
         {
             var command = versioned
-                ? new NpgsqlBatchCommand("UPDATE version_rows SET \"A\" = $1, \"Version\" = $2 WHERE \"Id\" = $3 AND \"Version\" = $4")
+                ? new NpgsqlBatchCommand($"UPDATE {table} SET \"A\" = $1, \"Version\" = $2 WHERE \"Id\" = $3 AND \"Version\" = $4")
                 {
                     Parameters = { new() { Value = $"raw{round}-{id}" }, new() { Value = version + 1 }, new() { Value = id }, new() { Value = version } },
                 }
-                : new NpgsqlBatchCommand("UPDATE version_rows SET \"A\" = $1 WHERE \"Id\" = $2")
+                : new NpgsqlBatchCommand($"UPDATE {table} SET \"A\" = $1 WHERE \"Id\" = $2")
                 {
                     Parameters = { new() { Value = $"raw{round}-{id}" }, new() { Value = id } },
                 };
@@ -224,17 +224,17 @@ public static class Scenarios
             new SaveScenario<XminRow>("Npgsql xmin", library: false, (r, round) => r.A = Stamp(round, r.Id)),
             new SaveScenario<VersionRow>("[VersionField]", library: true, (r, round) => r.A = Stamp(round, r.Id)),
             new SaveScenario<ConditionalRow>("[ConditionalVersionField], watched changed", library: true, (r, round) => r.A = Stamp(round, r.Id)),
-            new SaveScenario<ConditionalRow>("[ConditionalVersionField], unwatched changed", library: true, (r, round) => r.B = Stamp(round, r.Id)),
+            new SaveScenario<ConditionalRowB>("[ConditionalVersionField], unwatched changed", library: true, (r, round) => r.B = Stamp(round, r.Id)),
             new SaveScenario<TriggerRow>("[TriggerVersionField]", library: true, (r, round) => r.A = Stamp(round, r.Id)),
-            new RawBatchScenario("raw NpgsqlBatch, versioned UPDATE", versioned: true),
-            new RawBatchScenario("raw NpgsqlBatch, plain UPDATE", versioned: false),
+            new RawBatchScenario("raw NpgsqlBatch, versioned UPDATE", "raw_versioned_rows", versioned: true),
+            new RawBatchScenario("raw NpgsqlBatch, plain UPDATE", "raw_plain_rows", versioned: false),
         ];
 
     public static Scenario[] Delete()
         =>
         [
-            new DeleteScenario<PlainRow>("delete, no token (baseline)", "plain_rows", versioned: false),
-            new DeleteScenario<VersionRow>("delete, [VersionField]", "version_rows", versioned: true),
+            new DeleteScenario<DeletePlainRow>("delete, no token (baseline)", "delete_plain_rows", versioned: false),
+            new DeleteScenario<DeleteVersionRow>("delete, [VersionField]", "delete_version_rows", versioned: true),
         ];
 
     public static Scenario[] Conflict()
@@ -251,8 +251,8 @@ public static class Scenarios
     public static Scenario[] ExecuteUpdate()
         =>
         [
-            new ExecuteUpdateScenario<PlainRow>("ExecuteUpdate, no version (baseline)", d => d.PlainEf),
-            new ExecuteUpdateScenario<VersionRow>("ExecuteUpdate, [VersionField] bumped", d => d.WithConcurrency),
-            new ExecuteUpdateScenario<VersionRow>("ExecuteUpdate, [VersionField] not bumped", d => d.WithConcurrencyNoBump),
+            new ExecuteUpdateScenario<BulkPlainRow>("ExecuteUpdate, no version (baseline)", d => d.PlainEf),
+            new ExecuteUpdateScenario<BulkVersionRow>("ExecuteUpdate, [VersionField] bumped", d => d.WithConcurrency),
+            new ExecuteUpdateScenario<BulkVersionRowB>("ExecuteUpdate, [VersionField] not bumped", d => d.WithConcurrencyNoBump),
         ];
 }

@@ -128,7 +128,9 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             // A version the application wrote into the property (the disconnected pattern: the version the client sent
             // back) is the version the row must still have. EF alone would silently check the loaded value instead.
             var property = entry.Property(metadata.Property);
-            Apply(entry, metadata, property, metadata.ExpectedVersion(property.OriginalValue, property.CurrentValue));
+            var original = property.OriginalValue;
+            var current = property.CurrentValue;
+            Apply(entry, metadata, property, metadata.ExpectedVersion(original, current), original, current);
         }
 
         if (disabled is not null)
@@ -263,9 +265,16 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
 
     /// <summary>Checks against <paramref name="expected" /> and writes the next version, remembering the old values.</summary>
     private void Apply(EntityEntry entry, VersionFieldMetadata metadata, PropertyEntry property, long expected)
+        => Apply(entry, metadata, property, expected, property.OriginalValue, property.CurrentValue);
+
+    private void Apply(
+        EntityEntry entry,
+        VersionFieldMetadata metadata,
+        PropertyEntry property,
+        long expected,
+        object? previousOriginal,
+        object? previousCurrent)
     {
-        var previousOriginal = property.OriginalValue;
-        var previousCurrent = property.CurrentValue;
         var changed = false;
 
         if (metadata.ToLong(previousOriginal) != expected)

@@ -2,6 +2,7 @@
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --filter '*'   BenchmarkDotNet, then the interleaved ratios
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios       only the interleaved ratios and contention
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --quick        every scenario once (CI smoke test)
+//   add --bdn-only to a BenchmarkDotNet run to skip the interleaved report afterwards
 using BenchmarkDotNet.Running;
 using Concurrency.Benchmarks;
 using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
@@ -14,7 +15,11 @@ try
     var ratiosOnly = args.Contains("--ratios");
     if (!quick && !ratiosOnly)
     {
-        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Where(a => a != "--bdn-only").ToArray());
+        if (args.Contains("--bdn-only"))
+        {
+            return 0;
+        }
     }
 
     int[] sizes = quick ? [1, 10] : [1, 10, 100, 1000];

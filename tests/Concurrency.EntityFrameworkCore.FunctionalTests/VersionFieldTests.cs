@@ -239,6 +239,30 @@ public sealed class VersionFieldTests(Provider provider) : DatabaseTestBase(prov
     }
 
     [Test]
+    public async Task With_automatic_change_detection_off_the_version_is_still_bumped_and_checked([Values] bool async)
+    {
+        var article = await Add(new Article { Title = "t" });
+        await using var a = CreateContext();
+        await using var b = CreateContext();
+        a.ChangeTracker.AutoDetectChangesEnabled = false;
+        b.ChangeTracker.AutoDetectChangesEnabled = false;
+        var fromA = await a.Articles.SingleAsync(x => x.Id == article.Id);
+        var fromB = await b.Articles.SingleAsync(x => x.Id == article.Id);
+
+        fromA.Title = "a";
+        a.ChangeTracker.DetectChanges();
+        await Save(a, async);
+        Assert.That(fromA.Version, Is.EqualTo(2));
+
+        fromB.Title = "b";
+        b.ChangeTracker.DetectChanges();
+        await ThrowsConflict(b, async);
+
+        await using var check = CreateContext();
+        Assert.That((await check.Articles.SingleAsync(x => x.Id == article.Id)).Version, Is.EqualTo(2));
+    }
+
+    [Test]
     public async Task Unchanged_entities_are_not_written_and_keep_their_version([Values] bool async)
     {
         var article = await Add(new Article { Title = "v1" });

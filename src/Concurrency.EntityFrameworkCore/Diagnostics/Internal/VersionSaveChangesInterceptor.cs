@@ -29,6 +29,7 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
     private IDbContextTransaction? _ownTransaction;
     private EventHandler<SaveChangesFailedEventArgs>? _onSaveChangesFailed;
     private DbContext? _transactionContext;
+    private bool _detectChangesFollows;
 
     public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
@@ -80,6 +81,25 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         {
             return;
         }
+
+        // EF calls no failure hook for exceptions thrown here (SavingChanges runs outside its try block): clean up
+        // ourselves, so no transaction opened here and no version value changed here outlives a failed save.
+        try
+        {
+            await PrepareCoreAsync(context, async, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await AbortAsync(async).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async ValueTask PrepareCoreAsync(DbContext context, bool async, CancellationToken cancellationToken)
+    {
+        // EF runs DetectChanges right after this interceptor (when auto-detect is on), so a CLR version property can
+        // be set directly, as an application bumping its own token would, instead of through a PropertyEntry.
+        _detectChangesFollows = context.ChangeTracker.AutoDetectChangesEnabled;
 
         var scopeActive = DisableConcurrency.IsActive;
         List<(EntityEntry Entry, VersionFieldMetadata Metadata)>? disabled = null;
@@ -294,7 +314,15 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
 
             if (metadata.ToLong(previousCurrent) != next)
             {
-                property.CurrentValue = metadata.FromLong(next);
+                if (_detectChangesFollows && metadata.ClrSetter is { } setter)
+                {
+                    setter(entry.Entity, next);
+                }
+                else
+                {
+                    property.CurrentValue = metadata.FromLong(next);
+                }
+
                 changed = true;
             }
         }

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Linq.Expressions;
+using System.Reflection;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata;
@@ -21,6 +23,7 @@ internal sealed class VersionFieldMetadata
         OwnedChangesBump = kind == VersionFieldKind.Integer
             || (kind == VersionFieldKind.Conditional && VersionFieldConfiguration.GetCheckFields(property) is null);
         KeyProperties = entityType.FindPrimaryKey()?.Properties.ToArray() ?? [];
+        ClrSetter = CreateSetter(property);
     }
 
     public IEntityType EntityType { get; }
@@ -35,6 +38,12 @@ internal sealed class VersionFieldMetadata
     public IProperty[] KeyProperties { get; }
 
     public bool IsInt32 { get; }
+
+    /// <summary>
+    ///     A compiled setter of the CLR version property or its field, built once per model; null for shadow properties
+    ///     and properties that cannot be written directly.
+    /// </summary>
+    public Action<object, long>? ClrSetter { get; }
 
     /// <summary>
     ///     Whether a change to an owned entity stored in this entity's row bumps the version: always for integer versions,
@@ -107,6 +116,25 @@ internal sealed class VersionFieldMetadata
         }
 
         return null;
+    }
+
+    private static Action<object, long>? CreateSetter(IProperty property)
+    {
+        var member = property.PropertyInfo is { SetMethod: not null } propertyInfo ? propertyInfo : (MemberInfo?)property.FieldInfo;
+        // Only for snapshot change tracking: that is what EF's DetectChanges (which runs right after SavingChanges)
+        // compares. Entities that notify EF of changes are skipped by DetectChanges, so they go through PropertyEntry.
+        if (property.IsShadowProperty() || property.IsIndexerProperty() || member is null || member.DeclaringType is null
+            || (member is FieldInfo { IsInitOnly: true })
+            || ((IEntityType)property.DeclaringType).GetChangeTrackingStrategy() != ChangeTrackingStrategy.Snapshot)
+        {
+            return null;
+        }
+
+        var instance = Expression.Parameter(typeof(object), "entity");
+        var value = Expression.Parameter(typeof(long), "version");
+        var target = Expression.MakeMemberAccess(Expression.Convert(instance, member.DeclaringType), member);
+        var assigned = property.ClrType == typeof(long) ? (Expression)value : Expression.ConvertChecked(value, property.ClrType);
+        return Expression.Lambda<Action<object, long>>(Expression.Assign(target, assigned), instance, value).Compile();
     }
 
     /// <summary>Wraps a possibly-null value so "no version field" is cached too.</summary>

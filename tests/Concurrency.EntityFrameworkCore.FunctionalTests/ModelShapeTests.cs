@@ -199,6 +199,52 @@ public sealed class ModelShapeTests(Provider provider) : DatabaseTestBase(provid
         await ThrowsConflict(b, async);
     }
 
+    [Test]
+    public async Task A_save_aborted_by_a_later_interceptor_leaves_no_bumped_version_behind([Values] bool async)
+    {
+        var article = await Add(new Article { Title = "t" });
+        var failOnce = new ThrowOnceInterceptor();
+        await using var context = CreateContext(failOnce);
+        var loaded = await context.Articles.SingleAsync(x => x.Id == article.Id);
+        loaded.Title = "first try";
+
+        // The application's own SavingChanges interceptor runs after ours and throws: EF calls no failure hook then.
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Save(context, async));
+
+        loaded.Title = "second try";
+        await Save(context, async); // no false conflict from the first attempt's bump
+        Assert.That(loaded.Version, Is.EqualTo(2));
+
+        await using var check = CreateContext();
+        var stored = await check.Articles.SingleAsync(x => x.Id == article.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("second try", 2L)));
+    }
+
+    private sealed class ThrowOnceInterceptor : SaveChangesInterceptor
+    {
+        private bool _thrown;
+
+        public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
+            => Throw(result);
+
+        public override ValueTask<InterceptionResult<int>> SavingChangesAsync(
+            DbContextEventData eventData,
+            InterceptionResult<int> result,
+            CancellationToken cancellationToken = default)
+            => ValueTask.FromResult(Throw(result));
+
+        private InterceptionResult<int> Throw(InterceptionResult<int> result)
+        {
+            if (_thrown)
+            {
+                return result;
+            }
+
+            _thrown = true;
+            throw new InvalidOperationException("validation failed");
+        }
+    }
+
     private DbContextOptionsBuilder ConfigureUntyped(DbContextOptionsBuilder builder)
         => IsPostgres ? builder.UseNpgsql(ConnectionString) : builder.UseSqlite(ConnectionString);
 

@@ -61,11 +61,12 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         return result;
     }
 
+    // Failures other than concurrency conflicts (EF calls no interceptor for those: see ThrowingConcurrencyException).
     public override void SaveChangesFailed(DbContextErrorEventData eventData)
-        => HandleFailureAsync(async: false).GetAwaiter().GetResult();
+        => AbortAsync(async: false).GetAwaiter().GetResult();
 
     public override Task SaveChangesFailedAsync(DbContextErrorEventData eventData, CancellationToken cancellationToken = default)
-        => HandleFailureAsync(async: true).AsTask();
+        => AbortAsync(async: true).AsTask();
 
     public override void SaveChangesCanceled(DbContextEventData eventData)
         => AbortAsync(async: false).GetAwaiter().GetResult();
@@ -76,7 +77,13 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
     /// <summary>The shared core of SavingChanges: sets original (checked) and current (written) versions.</summary>
     private async ValueTask PrepareAsync(DbContext? context, bool async, CancellationToken cancellationToken)
     {
-        _changes.Clear();
+        // A previous save that was aborted before EF's try block (another SavingChanges interceptor threw) reached
+        // none of our exit hooks: undo what it changed, or its bumped versions would read as expected versions now.
+        if (_changes.Count > 0 || _ownTransaction is not null)
+        {
+            await AbortAsync(async).ConfigureAwait(false);
+        }
+
         if (context is null || !VersionedModel.Get(context.Model).HasVersionFields)
         {
             return;
@@ -367,7 +374,7 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             context.SaveChangesFailed += _onSaveChangesFailed;
         }
 
-        var lockClause = database.ProviderName == VersionTriggerDialect.NpgsqlProviderName ? " FOR UPDATE" : string.Empty;
+        var lockClause = VersionTriggerDialect.For(database.ProviderName)?.RowLockClause ?? string.Empty;
         var connection = database.GetDbConnection();
         if (async)
         {
@@ -444,10 +451,6 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             Revert();
         }
     }
-
-    /// <summary>A failure other than a concurrency conflict (EF calls no interceptor for those; see below).</summary>
-    private ValueTask HandleFailureAsync(bool async)
-        => AbortAsync(async);
 
     public override InterceptionResult ThrowingConcurrencyException(ConcurrencyExceptionEventData eventData, InterceptionResult result)
     {
@@ -571,6 +574,11 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         for (var i = _changes.Count - 1; i >= 0; i--)
         {
             var change = _changes[i];
+            if (change.Property.EntityEntry.State == EntityState.Detached)
+            {
+                continue; // no longer tracked (e.g. the change tracker was cleared): nothing to restore
+            }
+
             change.Property.CurrentValue = change.PreviousCurrent;
             change.Property.OriginalValue = change.PreviousOriginal;
         }

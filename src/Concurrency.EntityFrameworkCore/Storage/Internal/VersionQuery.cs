@@ -5,6 +5,7 @@ using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Metadata;
+using static Concurrency.EntityFrameworkCore.Storage.Internal.VersionTriggerDialect;
 
 namespace Concurrency.EntityFrameworkCore.Storage.Internal;
 
@@ -73,7 +74,7 @@ internal static class VersionQuery
                 ?? throw new InvalidOperationException(
                     $"'{entry.Metadata.DisplayName()}' is not mapped to a table, so its version cannot be read.");
             sql.Append("SELECT ").Append(Quote(metadata.Property.GetColumnName(table)!))
-                .Append(" FROM ").Append(table.Schema is null ? Quote(table.Name) : Quote(table.Schema) + "." + Quote(table.Name))
+                .Append(" FROM ").Append(Qualify(table.Name, table.Schema))
                 .Append(" WHERE ");
             for (var k = 0; k < metadata.KeyProperties.Length; k++)
             {
@@ -88,7 +89,4 @@ internal static class VersionQuery
 
         return sql.ToString();
     }
-
-    private static string Quote(string identifier)
-        => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 }

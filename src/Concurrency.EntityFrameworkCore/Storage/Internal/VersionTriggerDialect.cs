@@ -4,8 +4,9 @@ using System.Text;
 namespace Concurrency.EntityFrameworkCore.Storage.Internal;
 
 /// <summary>
-///     The SQL that creates, drops and lists version triggers on one database. The only place where PostgreSQL and SQLite
-///     differ; keyed by EF Core provider name so the core package needs no provider dependency.
+///     The SQL that differs between databases: creating, dropping and listing version triggers, and locking rows that
+///     DisableConcurrency reads. The only place where PostgreSQL and SQLite differ; keyed by EF Core provider name so the
+///     core package needs no provider dependency.
 /// </summary>
 internal abstract class VersionTriggerDialect
 {
@@ -42,6 +43,12 @@ internal abstract class VersionTriggerDialect
         return name[..(MaxIdentifierLength - 9)] + "_" + hash;
     }
 
+    /// <summary>
+    ///     Appended to a SELECT to lock the rows it reads until the transaction ends (for DisableConcurrency); empty where
+    ///     the transaction itself already holds the write lock.
+    /// </summary>
+    public abstract string RowLockClause { get; }
+
     /// <summary>Statements that create the trigger (idempotent: running them twice leaves one trigger).</summary>
     public abstract IReadOnlyList<string> CreateTrigger(string table, string? schema, string column);
 
@@ -51,10 +58,10 @@ internal abstract class VersionTriggerDialect
     /// <summary>A query returning one column named <c>Value</c>: the names of all triggers in the database.</summary>
     public abstract string ListTriggers();
 
-    protected static string Quote(string identifier)
+    public static string Quote(string identifier)
         => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    protected static string Qualify(string name, string? schema)
+    public static string Qualify(string name, string? schema)
         => schema is null ? Quote(name) : Quote(schema) + "." + Quote(name);
 }
 
@@ -62,6 +69,9 @@ internal abstract class VersionTriggerDialect
 internal sealed class PostgresVersionTriggerDialect : VersionTriggerDialect
 {
     public static readonly PostgresVersionTriggerDialect Instance = new();
+
+    public override string RowLockClause
+        => " FOR UPDATE";
 
     public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)
     {
@@ -96,6 +106,10 @@ internal sealed class PostgresVersionTriggerDialect : VersionTriggerDialect
 internal sealed class SqliteVersionTriggerDialect : VersionTriggerDialect
 {
     public static readonly SqliteVersionTriggerDialect Instance = new();
+
+    // A transaction begun through EF on SQLite is BEGIN IMMEDIATE: it holds the database's write lock already.
+    public override string RowLockClause
+        => string.Empty;
 
     public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)
     {

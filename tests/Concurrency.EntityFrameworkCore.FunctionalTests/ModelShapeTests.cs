@@ -220,6 +220,66 @@ public sealed class ModelShapeTests(Provider provider) : DatabaseTestBase(provid
         Assert.That((stored.Title, stored.Version), Is.EqualTo(("second try", 2L)));
     }
 
+    [Test]
+    public async Task A_DetectChanges_between_an_aborted_save_and_the_next_one_changes_nothing_in_the_database([Values] bool async)
+    {
+        var article = await Add(new Article { Title = "t" });
+        await using var context = CreateContext(new ThrowOnceInterceptor());
+        var loaded = await context.Articles.SingleAsync(x => x.Id == article.Id);
+        loaded.Title = "first try";
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Save(context, async));
+
+        // The application inspects the tracker after the failed save: this runs a DetectChanges outside any save.
+        Assert.That(context.ChangeTracker.Entries().Count(), Is.EqualTo(1));
+
+        await using (var check = CreateContext())
+        {
+            Assert.That((await check.Articles.SingleAsync(x => x.Id == article.Id)).Version, Is.EqualTo(1));
+        }
+
+        loaded.Title = "second try";
+        await Save(context, async);
+        Assert.That(loaded.Version, Is.EqualTo(2));
+
+        await using var after = CreateContext();
+        var stored = await after.Articles.SingleAsync(x => x.Id == article.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("second try", 2L)));
+    }
+
+    [Test]
+    public async Task A_versioned_save_runs_DetectChanges_once_like_a_plain_one([Values] bool async, [Values] bool autoDetect)
+    {
+        var ids = new List<int>();
+        for (var i = 0; i < 3; i++)
+        {
+            ids.Add((await Add(new Article { Title = "d" + i })).Id);
+        }
+
+        await using var context = CreateContext();
+        context.ChangeTracker.AutoDetectChangesEnabled = autoDetect;
+        var loaded = await context.Articles.Where(x => ids.Contains(x.Id)).ToListAsync();
+        foreach (var article in loaded)
+        {
+            article.Title += "!";
+            if (!autoDetect)
+            {
+                context.Entry(article).Property(x => x.Title).IsModified = true;
+            }
+        }
+
+        var scans = 0;
+        context.ChangeTracker.DetectingAllChanges += (_, _) => scans++;
+        await Save(context, async);
+
+        // EF itself scans once when auto-detect is on and never when it is off; versioning adds no scan of its own.
+        Assert.That(scans, Is.EqualTo(autoDetect ? 1 : 0));
+        Assert.That(loaded.Select(x => x.Version), Is.All.EqualTo(2));
+
+        await using var check = CreateContext();
+        var stored = await check.Articles.Where(x => ids.Contains(x.Id)).OrderBy(x => x.Id).ToListAsync();
+        Assert.That(stored.Select(x => (x.Title.EndsWith('!'), x.Version)), Is.All.EqualTo((true, 2L)));
+    }
+
     private sealed class ThrowOnceInterceptor : SaveChangesInterceptor
     {
         private bool _thrown;

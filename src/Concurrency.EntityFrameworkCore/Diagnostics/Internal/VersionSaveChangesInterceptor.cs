@@ -29,7 +29,8 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
     private IDbContextTransaction? _ownTransaction;
     private EventHandler<SaveChangesFailedEventArgs>? _onSaveChangesFailed;
     private DbContext? _transactionContext;
-    private bool _detectChangesFollows;
+    private EventHandler<DetectedChangesEventArgs>? _onDetectedAllChanges;
+    private DbContext? _armedContext;
 
     public override InterceptionResult<int> SavingChanges(DbContextEventData eventData, InterceptionResult<int> result)
     {
@@ -79,13 +80,24 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
     {
         // A previous save that was aborted before EF's try block (another SavingChanges interceptor threw) reached
         // none of our exit hooks: undo what it changed, or its bumped versions would read as expected versions now.
+        Disarm();
         if (_changes.Count > 0 || _ownTransaction is not null)
         {
             await AbortAsync(async).ConfigureAwait(false);
         }
 
-        if (context is null || !VersionedModel.Get(context.Model).HasVersionFields)
+        if (context is null || VersionedModel.Get(context.Model) is not { HasVersionFields: true } model)
         {
+            return;
+        }
+
+        // EF runs DetectChanges right after the SavingChanges interceptors. Scanning here would run it twice (it
+        // costs microseconds per tracked entity), so wait for EF's own scan and bump from its DetectedAllChanges
+        // event. Not possible when EF will not scan (auto-detect off, or a model without snapshot tracking), nor inside
+        // DisableConcurrency, whose versions are read from the database, which needs the async path.
+        if (context.ChangeTracker.AutoDetectChangesEnabled && model.HasSnapshotTracking && !DisableConcurrency.IsActive)
+        {
+            Arm(context);
             return;
         }
 
@@ -93,7 +105,10 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         // ourselves, so no transaction opened here and no version value changed here outlives a failed save.
         try
         {
-            await PrepareCoreAsync(context, async, cancellationToken).ConfigureAwait(false);
+            if (Scan(context) is { } disabled)
+            {
+                await ReadCurrentVersionsAsync(context, disabled, async, cancellationToken).ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -102,17 +117,65 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         }
     }
 
-    private async ValueTask PrepareCoreAsync(DbContext context, bool async, CancellationToken cancellationToken)
+    private void Arm(DbContext context)
     {
-        // EF runs DetectChanges right after this interceptor (when auto-detect is on), so a CLR version property can
-        // be set directly, as an application bumping its own token would, instead of through a PropertyEntry.
-        _detectChangesFollows = context.ChangeTracker.AutoDetectChangesEnabled;
+        _onDetectedAllChanges ??= OnDetectedAllChanges;
+        _armedContext = context;
+        context.ChangeTracker.DetectedAllChanges += _onDetectedAllChanges;
+    }
 
+    /// <summary>Unsubscribes from the context's DetectedAllChanges event, if subscribed; the handler is one-shot.</summary>
+    private DbContext? Disarm()
+    {
+        var context = _armedContext;
+        if (context is not null)
+        {
+            _armedContext = null;
+            context.ChangeTracker.DetectedAllChanges -= _onDetectedAllChanges;
+        }
+
+        return context;
+    }
+
+    /// <summary>
+    ///     Runs once, at the end of the DetectChanges that SaveChanges runs after the SavingChanges interceptors (EF
+    ///     blocks nested DetectChanges while raising this event, so the scan below does not repeat it).
+    /// </summary>
+    /// <remarks>
+    ///     If an interceptor registered after this one aborts the save, this stays armed until the next save or exit
+    ///     hook disarms it; a DetectChanges by the application meanwhile then prepares versions exactly as an aborted
+    ///     save would have, and the next save undoes them before it starts (see <see cref="PrepareAsync" />).
+    /// </remarks>
+    private void OnDetectedAllChanges(object? sender, DetectedChangesEventArgs e)
+    {
+        if (Disarm() is not { } context)
+        {
+            return;
+        }
+
+        // Like SavingChanges, EF's DetectChanges runs outside the save's try block: no failure hook follows a throw.
+        try
+        {
+            Scan(context);
+        }
+        catch
+        {
+            Revert();
+            throw;
+        }
+    }
+
+    /// <summary>
+    ///     Sets the checked and written version of every added and modified versioned entry, and returns the entries
+    ///     whose versions must first be read from the database (DisableConcurrency), or null when there are none.
+    /// </summary>
+    private List<(EntityEntry Entry, VersionFieldMetadata Metadata)>? Scan(DbContext context)
+    {
         var scopeActive = DisableConcurrency.IsActive;
         List<(EntityEntry Entry, VersionFieldMetadata Metadata)>? disabled = null;
         List<EntityEntry>? ownedChanges = null;
 
-        // Entries() runs DetectChanges first (when enabled), so entity states are current here.
+        // Entries() runs DetectChanges first when it is enabled and not already running, so entity states are current.
         foreach (var entry in context.ChangeTracker.Entries())
         {
             var state = entry.State;
@@ -160,15 +223,12 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             Apply(entry, metadata, property, metadata.ExpectedVersion(original, current), original, current);
         }
 
-        if (disabled is not null)
-        {
-            await ReadCurrentVersionsAsync(context, disabled, async, cancellationToken).ConfigureAwait(false);
-        }
-
         if (ownedChanges is not null)
         {
             ApplyOwnedChanges(context, ownedChanges);
         }
+
+        return disabled;
     }
 
     /// <summary>
@@ -321,9 +381,12 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
 
             if (metadata.ToLong(previousCurrent) != next)
             {
-                if (_detectChangesFollows && metadata.ClrSetter is { } setter)
+                if (metadata.ClrSetter is { } setter)
                 {
+                    // Written like an application bumping its own token (no boxing, no change notification), then
+                    // marked modified so the UPDATE writes it whether or not another DetectChanges follows.
                     setter(entry.Entity, next);
+                    property.IsModified = true;
                 }
                 else
                 {
@@ -416,6 +479,7 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
 
     private async ValueTask CompleteAsync(bool async, CancellationToken cancellationToken)
     {
+        Disarm();
         _changes.Clear();
         if (TakeOwnTransaction() is { } transaction)
         {
@@ -439,6 +503,7 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
 
     private async ValueTask AbortAsync(bool async)
     {
+        Disarm();
         try
         {
             if (TakeOwnTransaction() is { } transaction)

@@ -147,13 +147,20 @@ internal sealed class VersionFieldMetadata
 /// <summary>Per-model facts cached as a runtime annotation: whether any entity type is versioned at all.</summary>
 internal sealed class VersionedModel
 {
-    private VersionedModel(bool hasVersionFields, IReadOnlyList<VersionFieldMetadata> triggerFields)
+    private VersionedModel(bool hasVersionFields, IReadOnlyList<VersionFieldMetadata> triggerFields, bool hasSnapshotTracking)
     {
         HasVersionFields = hasVersionFields;
         TriggerFields = triggerFields;
+        HasSnapshotTracking = hasSnapshotTracking;
     }
 
     public bool HasVersionFields { get; }
+
+    /// <summary>
+    ///     Whether any entity type uses snapshot change tracking. When none does, EF never runs DetectChanges (the model
+    ///     is marked to skip it), so nothing may wait for its <c>DetectedAllChanges</c> event.
+    /// </summary>
+    public bool HasSnapshotTracking { get; }
 
     /// <summary>Trigger version fields, one per table column (derived types sharing a table are listed once).</summary>
     public IReadOnlyList<VersionFieldMetadata> TriggerFields { get; }
@@ -164,9 +171,11 @@ internal sealed class VersionedModel
     private static VersionedModel Create(IModel model)
     {
         var any = false;
+        var snapshot = false;
         var triggers = new List<VersionFieldMetadata>();
         foreach (var entityType in model.GetEntityTypes())
         {
+            snapshot |= entityType.GetChangeTrackingStrategy() == ChangeTrackingStrategy.Snapshot;
             var metadata = VersionFieldMetadata.Find(entityType);
             if (metadata is null)
             {
@@ -180,6 +189,6 @@ internal sealed class VersionedModel
             }
         }
 
-        return new VersionedModel(any, triggers);
+        return new VersionedModel(any, triggers, snapshot);
     }
 }

@@ -12,7 +12,7 @@ public sealed class BenchDatabase : IDisposable
     public static readonly string[] Tables =
     [
         "plain_rows", "token_rows", "xmin_rows", "version_rows", "conditional_rows", "conditional_rows_b", "trigger_rows",
-        "raw_versioned_rows", "raw_plain_rows", "bulk_plain_rows", "bulk_version_rows", "bulk_version_rows_b",
+        "raw_versioned_rows", "raw_plain_rows", "raw_trigger_rows", "bulk_plain_rows", "bulk_version_rows", "bulk_version_rows_b",
     ];
 
     private static readonly string[] Unversioned = ["plain_rows", "xmin_rows", "bulk_plain_rows", "delete_plain_rows"];

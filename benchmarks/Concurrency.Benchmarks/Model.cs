@@ -91,6 +91,13 @@ public class TriggerRow : Row
     public long Version { get; set; }
 }
 
+/// <summary>The trigger table that raw Npgsql updates, to show what the trigger itself costs in the database.</summary>
+public class RawTriggerRow : Row
+{
+    [TriggerVersionField]
+    public long Version { get; set; }
+}
+
 public sealed class BenchContext(DbContextOptions<BenchContext> options) : DbContext(options)
 {
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -104,6 +111,7 @@ public sealed class BenchContext(DbContextOptions<BenchContext> options) : DbCon
         modelBuilder.Entity<ConditionalRowB>().ToTable("conditional_rows_b");
         modelBuilder.Entity<RawVersionedRow>().ToTable("raw_versioned_rows");
         modelBuilder.Entity<RawPlainRow>().ToTable("raw_plain_rows");
+        modelBuilder.Entity<RawTriggerRow>().ToTable("raw_trigger_rows");
         modelBuilder.Entity<DeletePlainRow>().ToTable("delete_plain_rows");
         modelBuilder.Entity<DeleteVersionRow>().ToTable("delete_version_rows");
         modelBuilder.Entity<BulkPlainRow>().ToTable("bulk_plain_rows");

@@ -594,6 +594,7 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
                 conflicts.Add(
                     new RecordConflict(
                         entry,
+                        metadata.Property,
                         metadata.DescribeKey(p => key[p.Name]),
                         key,
                         expectedVersion: metadata.ToLong(entry.Property(metadata.Property).OriginalValue),
@@ -607,6 +608,12 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         finally
         {
             Revert();
+        }
+
+        // After the revert, so the copies show the versions the application had, not the ones this save tried.
+        foreach (var item in conflict.Conflicts)
+        {
+            item.CaptureValues();
         }
 
         throw conflict;

@@ -23,6 +23,11 @@ public static class ConcurrencyModelBuilderExtensions
         ArgumentNullException.ThrowIfNull(modelBuilder);
         foreach (var entityType in modelBuilder.Model.GetEntityTypes())
         {
+            if (typeof(ILockable).IsAssignableFrom(entityType.ClrType) && entityType.FindDeclaredProperty(nameof(ILockable.IsLocked)) is { } isLocked)
+            {
+                VersionFieldGuard.InstallOnLock(isLocked);
+            }
+
             foreach (var property in entityType.GetDeclaredProperties())
             {
                 var builder = ((IConventionProperty)property).Builder;

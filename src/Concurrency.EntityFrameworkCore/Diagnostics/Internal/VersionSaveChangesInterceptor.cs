@@ -86,16 +86,26 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             await AbortAsync(async).ConfigureAwait(false);
         }
 
-        if (context is null || VersionedModel.Get(context.Model) is not { HasVersionFields: true } model)
+        if (context is null)
+        {
+            return;
+        }
+
+        var model = VersionedModel.Get(context.Model);
+        if (!model.HasVersionFields && !model.HasObjectLocks)
         {
             return;
         }
 
         // EF runs DetectChanges right after the SavingChanges interceptors. Scanning here would run it twice (it
         // costs microseconds per tracked entity), so wait for EF's own scan and bump from its DetectedAllChanges
-        // event. Not possible when EF will not scan (auto-detect off, or a model without snapshot tracking), nor inside
-        // DisableConcurrency, whose versions are read from the database, which needs the async path.
-        if (context.ChangeTracker.AutoDetectChangesEnabled && model.HasSnapshotTracking && !DisableConcurrency.IsActive)
+        // event. Not possible when EF will not scan (auto-detect off, or a model without snapshot tracking), nor when
+        // the database must be read first (DisableConcurrency reads versions, object locks read the lock state),
+        // which needs the async path.
+        if (context.ChangeTracker.AutoDetectChangesEnabled
+            && model.HasSnapshotTracking
+            && !model.HasObjectLocks
+            && !DisableConcurrency.IsActive)
         {
             Arm(context);
             return;
@@ -105,9 +115,10 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         // ourselves, so no transaction opened here and no version value changed here outlives a failed save.
         try
         {
-            if (Scan(context) is { } disabled)
+            var (disabled, locks) = Scan(context);
+            if (disabled is not null || locks is not null)
             {
-                await ReadCurrentVersionsAsync(context, disabled, async, cancellationToken).ConfigureAwait(false);
+                await ReadUnderRowLockAsync(context, disabled, locks, async, cancellationToken).ConfigureAwait(false);
             }
         }
         catch
@@ -167,12 +178,16 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
 
     /// <summary>
     ///     Sets the checked and written version of every added and modified versioned entry, and returns the entries
-    ///     whose versions must first be read from the database (DisableConcurrency), or null when there are none.
+    ///     whose versions must first be read from the database (DisableConcurrency) and the lockable entries being
+    ///     updated or deleted, each null when there are none.
     /// </summary>
-    private List<(EntityEntry Entry, VersionFieldMetadata Metadata)>? Scan(DbContext context)
+    private (List<(EntityEntry Entry, VersionFieldMetadata Metadata)>? Disabled, List<(EntityEntry Entry, ObjectLockMetadata Metadata)>? Locks)
+        Scan(DbContext context)
     {
         var scopeActive = DisableConcurrency.IsActive;
+        var lockable = VersionedModel.Get(context.Model).HasObjectLocks;
         List<(EntityEntry Entry, VersionFieldMetadata Metadata)>? disabled = null;
+        List<(EntityEntry Entry, ObjectLockMetadata Metadata)>? locks = null;
         List<EntityEntry>? ownedChanges = null;
 
         // Entries() runs DetectChanges first when it is enabled and not already running, so entity states are current.
@@ -182,6 +197,12 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             if (state is EntityState.Unchanged or EntityState.Detached)
             {
                 continue;
+            }
+
+            if (lockable && state is EntityState.Modified or EntityState.Deleted && ObjectLockMetadata.Find(entry.Metadata) is { } lockMetadata)
+            {
+                PrepareLockColumns(entry, lockMetadata);
+                (locks ??= []).Add((entry, lockMetadata));
             }
 
             var metadata = VersionFieldMetadata.Find(entry.Metadata);
@@ -228,7 +249,45 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             ApplyOwnedChanges(context, ownedChanges);
         }
 
-        return disabled;
+        return (disabled, locks);
+    }
+
+    /// <summary>
+    ///     The lock columns are written only when this client changed the lock itself: a stale or disconnected copy
+    ///     (<c>Update(dto)</c> marks every property modified) must never silently lock or unlock the row. An unlock in the
+    ///     same save (loaded locked, set unlocked) also clears the owner and lease.
+    /// </summary>
+    private static void PrepareLockColumns(EntityEntry entry, ObjectLockMetadata metadata)
+    {
+        if (entry.State != EntityState.Modified)
+        {
+            return;
+        }
+
+        var isLocked = entry.Property(metadata.IsLocked);
+        var loaded = (bool)isLocked.OriginalValue!;
+        var wanted = (bool)isLocked.CurrentValue!;
+        if (loaded == wanted)
+        {
+            foreach (var property in metadata.Properties)
+            {
+                var column = entry.Property(property);
+                if (column.IsModified)
+                {
+                    column.IsModified = false;
+                }
+            }
+        }
+        else if (!wanted)
+        {
+            foreach (var property in metadata.Properties)
+            {
+                if (property != metadata.IsLocked)
+                {
+                    entry.Property(property).CurrentValue = null;
+                }
+            }
+        }
     }
 
     /// <summary>
@@ -417,12 +476,15 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
     }
 
     /// <summary>
-    ///     Inside <see cref="DisableConcurrency" />: reads the rows' current versions under a row lock, in a transaction
-    ///     that the save joins, and checks against those, so the save wins and the version still goes up by one.
+    ///     Reads what must be checked before EF writes, under a row lock, in a transaction that the save joins: inside
+    ///     <see cref="DisableConcurrency" />, the rows' current versions (so the save wins and the version still goes up by
+    ///     one); for lockable entities being updated or deleted, their lock state in the database (so a lock taken after
+    ///     the entity was loaded is honoured, and cannot be taken between this check and the write).
     /// </summary>
-    private async ValueTask ReadCurrentVersionsAsync(
+    private async ValueTask ReadUnderRowLockAsync(
         DbContext context,
-        List<(EntityEntry Entry, VersionFieldMetadata Metadata)> entries,
+        List<(EntityEntry Entry, VersionFieldMetadata Metadata)>? disabled,
+        List<(EntityEntry Entry, ObjectLockMetadata Metadata)>? locks,
         bool async,
         CancellationToken cancellationToken)
     {
@@ -451,16 +513,26 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
         try
         {
             var transaction = database.CurrentTransaction?.GetDbTransaction();
-            var versions = await VersionQuery.ReadAsync(connection, transaction, entries, lockClause, async, cancellationToken)
-                .ConfigureAwait(false);
-            for (var i = 0; i < entries.Count; i++)
+            if (locks is not null)
             {
-                // A row that is gone keeps the loaded version, so the save fails with WasDeleted = true instead of
-                // silently doing nothing.
-                if (versions[i] is { } version)
+                var states = await ObjectLockStore.ReadAsync(connection, transaction, locks, lockClause, async, cancellationToken)
+                    .ConfigureAwait(false);
+                CheckObjectLocks(locks, states);
+            }
+
+            if (disabled is not null)
+            {
+                var versions = await VersionQuery.ReadAsync(connection, transaction, disabled, lockClause, async, cancellationToken)
+                    .ConfigureAwait(false);
+                for (var i = 0; i < disabled.Count; i++)
                 {
-                    var (entry, metadata) = entries[i];
-                    Apply(entry, metadata, entry.Property(metadata.Property), version);
+                    // A row that is gone keeps the loaded version, so the save fails with WasDeleted = true instead of
+                    // silently doing nothing.
+                    if (versions[i] is { } version)
+                    {
+                        var (entry, metadata) = disabled[i];
+                        Apply(entry, metadata, entry.Property(metadata.Property), version);
+                    }
                 }
             }
         }
@@ -474,6 +546,43 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
             {
                 database.CloseConnection();
             }
+        }
+    }
+
+    /// <summary>
+    ///     Refuses the save when a row it updates or deletes is locked in the database by someone else. Allowed: rows not
+    ///     locked (or whose lease ran out), the lock's owner, and an unlock in the same save of a lock without an owner.
+    /// </summary>
+    private static void CheckObjectLocks(List<(EntityEntry Entry, ObjectLockMetadata Metadata)> locks, ObjectLockState?[] states)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var owner = ObjectLockOwner.Current;
+        for (var i = 0; i < locks.Count; i++)
+        {
+            if (states[i] is not { } state || !state.IsHeldAt(now))
+            {
+                continue; // a row that is gone is left to the version check (or EF's own) to report
+            }
+
+            var (entry, metadata) = locks[i];
+            if (metadata.LockedBy is not null && state.LockedBy is not null && state.LockedBy == owner)
+            {
+                continue;
+            }
+
+            var isLocked = entry.Property(metadata.IsLocked);
+            var unlocksHere = entry.State == EntityState.Modified && (bool)isLocked.OriginalValue! && !(bool)isLocked.CurrentValue!;
+            if (unlocksHere && state.LockedBy is null)
+            {
+                continue;
+            }
+
+            throw new ObjectLockedException(
+                entry,
+                metadata.Describe(entry),
+                metadata.KeyOf(entry),
+                state,
+                entry.State == EntityState.Deleted ? "deleted" : "updated");
         }
     }
 

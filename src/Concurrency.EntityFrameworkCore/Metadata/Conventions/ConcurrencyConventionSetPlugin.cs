@@ -4,13 +4,14 @@ using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Concurrency.EntityFrameworkCore.Metadata.Conventions;
 
-/// <summary>Adds the version-field conventions to every model built for a context configured with <c>UseConcurrency()</c>.</summary>
+/// <summary>Adds the version-field and object-lock conventions to every model built for a context configured with <c>UseConcurrency()</c>.</summary>
 internal sealed class ConcurrencyConventionSetPlugin(IDatabaseProvider provider) : IConventionSetPlugin
 {
     public ConventionSet ModifyConventions(ConventionSet conventionSet)
     {
         conventionSet.PropertyAddedConventions.Add(new VersionFieldAttributeConvention());
         conventionSet.ModelFinalizingConventions.Add(new VersionFieldFinalizingConvention(provider.Name));
+        conventionSet.ModelFinalizingConventions.Add(new ObjectLockConvention());
         return conventionSet;
     }
 }

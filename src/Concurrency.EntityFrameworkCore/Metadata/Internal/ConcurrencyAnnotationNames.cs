@@ -14,6 +14,21 @@ internal static class ConcurrencyAnnotationNames
     /// <summary>On a conditional version property: the ignored property names (string[]).</summary>
     public const string IgnoreFields = Prefix + "IgnoreFields";
 
+    /// <summary>On an entity type: the name of its object-lock (bool) property.</summary>
+    public const string ObjectLock = Prefix + "ObjectLock";
+
+    /// <summary>On a lockable entity type: the name of the property holding the lock's owner.</summary>
+    public const string LockedBy = Prefix + "LockedBy";
+
+    /// <summary>On a lockable entity type: the name of the property holding when the lock was taken.</summary>
+    public const string LockedAt = Prefix + "LockedAt";
+
+    /// <summary>On a lockable entity type: the name of the property holding when the lock's lease runs out.</summary>
+    public const string LockExpiresAt = Prefix + "LockExpiresAt";
+
+    /// <summary>Runtime annotation on an entity type: its cached <see cref="ObjectLockMetadata" />.</summary>
+    public const string RuntimeObjectLock = Prefix + "ObjectLockMetadata";
+
     /// <summary>Runtime annotation on an entity type: its cached <see cref="VersionFieldMetadata" />.</summary>
     public const string RuntimeMetadata = Prefix + "Metadata";
 

@@ -5,13 +5,14 @@ using Microsoft.EntityFrameworkCore.Metadata;
 namespace Concurrency.EntityFrameworkCore.Metadata.Internal;
 
 /// <summary>
-///     Catches a model that declares version fields on a context without <c>UseConcurrency()</c>: without the interceptor
-///     versions would never be bumped and stale writes would pass unnoticed. <c>UseVersioning()</c> and the fluent calls
+///     Catches a model that declares version fields (or object locks) on a context without <c>UseConcurrency()</c>:
+///     without the interceptor versions would never be bumped and stale writes would pass unnoticed (locks would never
+///     be enforced). <c>UseVersioning()</c> and the fluent calls
 ///     put a value comparer on the version property whose snapshot step (run by EF whenever it starts tracking an
 ///     entity, so before anything can be saved) checks that the model was finalized by this library's conventions,
 ///     which arm the guard.
 /// </summary>
-internal sealed class VersionFieldGuard(string entityName, string propertyName)
+internal sealed class VersionFieldGuard(string entityName, string propertyName, bool objectLock)
 {
     private volatile bool _armed;
 
@@ -22,8 +23,11 @@ internal sealed class VersionFieldGuard(string entityName, string propertyName)
         => _armed
             ? value
             : throw new InvalidOperationException(
-                $"'{entityName}.{propertyName}' is a version field, but this DbContext was not configured with UseConcurrency(),"
-                + " so versions would never be checked or incremented and stale writes would be lost silently. Add"
+                $"'{entityName}.{propertyName}' is {(objectLock ? "an object lock" : "a version field")}, but this DbContext was not"
+                + " configured with UseConcurrency(), so "
+                + (objectLock
+                    ? "locked entities could be updated and deleted freely. Add"
+                    : "versions would never be checked or incremented and stale writes would be lost silently. Add")
                 + " optionsBuilder.UseConcurrency() after the database provider call (for example"
                 + " options.UseNpgsql(connectionString).UseConcurrency()).");
 
@@ -36,11 +40,22 @@ internal sealed class VersionFieldGuard(string entityName, string propertyName)
             return;
         }
 
-        var guard = new VersionFieldGuard(property.DeclaringType.DisplayName(), property.Name);
+        var guard = new VersionFieldGuard(property.DeclaringType.DisplayName(), property.Name, objectLock: false);
         property.SetValueComparer(
             property.ClrType == typeof(int)
                 ? new GuardedComparer<int>(guard)
                 : new GuardedComparer<long>(guard));
+    }
+
+    /// <summary>Puts a guard comparer on an object-lock (bool) property unless it already has one.</summary>
+    public static void InstallOnLock(IMutableProperty property)
+    {
+        if (property.GetValueComparer() is IGuardedComparer || property.ClrType != typeof(bool))
+        {
+            return;
+        }
+
+        property.SetValueComparer(new GuardedComparer<bool>(new VersionFieldGuard(property.DeclaringType.DisplayName(), property.Name, objectLock: true)));
     }
 
     /// <summary>Arms the guard of <paramref name="property" />, if it has one.</summary>

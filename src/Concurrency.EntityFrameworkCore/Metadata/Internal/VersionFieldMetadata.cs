@@ -83,21 +83,7 @@ internal sealed class VersionFieldMetadata
         => IsInt32 ? (object)checked((int)value) : value;
 
     public string DescribeKey(Func<IProperty, object?> valueOf)
-    {
-        var builder = new StringBuilder(EntityType.DisplayName());
-        builder.Append('(');
-        for (var i = 0; i < KeyProperties.Length; i++)
-        {
-            if (i > 0)
-            {
-                builder.Append(", ");
-            }
-
-            builder.Append(KeyProperties[i].Name).Append('=').Append(Convert.ToString(valueOf(KeyProperties[i]), CultureInfo.InvariantCulture));
-        }
-
-        return builder.Append(')').ToString();
-    }
+        => KeyDescription.Describe(EntityType, KeyProperties, valueOf);
 
     private static VersionFieldMetadata? Create(IEntityType entityType)
     {
@@ -147,14 +133,18 @@ internal sealed class VersionFieldMetadata
 /// <summary>Per-model facts cached as a runtime annotation: whether any entity type is versioned at all.</summary>
 internal sealed class VersionedModel
 {
-    private VersionedModel(bool hasVersionFields, IReadOnlyList<VersionFieldMetadata> triggerFields, bool hasSnapshotTracking)
+    private VersionedModel(bool hasVersionFields, IReadOnlyList<VersionFieldMetadata> triggerFields, bool hasSnapshotTracking, bool hasObjectLocks)
     {
         HasVersionFields = hasVersionFields;
+        HasObjectLocks = hasObjectLocks;
         TriggerFields = triggerFields;
         HasSnapshotTracking = hasSnapshotTracking;
     }
 
     public bool HasVersionFields { get; }
+
+    /// <summary>Whether any entity type is lockable (see <see cref="ObjectLockMetadata" />).</summary>
+    public bool HasObjectLocks { get; }
 
     /// <summary>
     ///     Whether any entity type uses snapshot change tracking. When none does, EF never runs DetectChanges (the model
@@ -172,10 +162,12 @@ internal sealed class VersionedModel
     {
         var any = false;
         var snapshot = false;
+        var locks = false;
         var triggers = new List<VersionFieldMetadata>();
         foreach (var entityType in model.GetEntityTypes())
         {
             snapshot |= entityType.GetChangeTrackingStrategy() == ChangeTrackingStrategy.Snapshot;
+            locks |= ObjectLockMetadata.Find(entityType) is not null;
             var metadata = VersionFieldMetadata.Find(entityType);
             if (metadata is null)
             {
@@ -189,6 +181,6 @@ internal sealed class VersionedModel
             }
         }
 
-        return new VersionedModel(any, triggers, snapshot);
+        return new VersionedModel(any, triggers, snapshot, locks);
     }
 }

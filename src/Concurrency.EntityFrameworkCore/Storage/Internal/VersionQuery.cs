@@ -58,6 +58,25 @@ internal static class VersionQuery
         return versions;
     }
 
+    /// <summary>Appends <c>key1 = @p AND key2 = @p</c> for the entry's original key values, adding the parameters.</summary>
+    public static void AppendKeyPredicate(StringBuilder sql, DbCommand command, StoreObjectIdentifier table, IProperty[] keys, EntityEntry entry)
+    {
+        for (var k = 0; k < keys.Length; k++)
+        {
+            var key = keys[k];
+            var name = AddParameter(command, key, entry.Property(key).OriginalValue);
+            sql.Append(k == 0 ? string.Empty : " AND ").Append(Quote(key.GetColumnName(table)!)).Append(" = ").Append(name);
+        }
+    }
+
+    /// <summary>Adds a parameter typed by the property's own type mapping (so conversions match EF's) and returns its name.</summary>
+    public static string AddParameter(DbCommand command, IProperty property, object? value)
+    {
+        var name = "@cv" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
+        command.Parameters.Add(property.GetRelationalTypeMapping().CreateParameter(command, name, value));
+        return name;
+    }
+
     private static string Build(
         DbCommand command,
         IReadOnlyList<(EntityEntry Entry, VersionFieldMetadata Metadata)> entries,
@@ -76,14 +95,7 @@ internal static class VersionQuery
             sql.Append("SELECT ").Append(Quote(metadata.Property.GetColumnName(table)!))
                 .Append(" FROM ").Append(Qualify(table.Name, table.Schema))
                 .Append(" WHERE ");
-            for (var k = 0; k < metadata.KeyProperties.Length; k++)
-            {
-                var key = metadata.KeyProperties[k];
-                var name = "@cv" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
-                command.Parameters.Add(key.GetRelationalTypeMapping().CreateParameter(command, name, entry.Property(key).OriginalValue));
-                sql.Append(k == 0 ? string.Empty : " AND ").Append(Quote(key.GetColumnName(table)!)).Append(" = ").Append(name);
-            }
-
+            AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
             sql.Append(lockClause).Append(";\n");
         }
 

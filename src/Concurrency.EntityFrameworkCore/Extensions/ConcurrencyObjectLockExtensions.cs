@@ -1,0 +1,56 @@
+using Concurrency.EntityFrameworkCore;
+using Concurrency.EntityFrameworkCore.Storage.Internal;
+
+// ReSharper disable once CheckNamespace
+namespace Microsoft.EntityFrameworkCore;
+
+/// <summary>Locks and unlocks lockable entities (see <see cref="ILockable" />) in the database.</summary>
+public static class ConcurrencyObjectLockExtensions
+{
+    /// <summary>
+    ///     Locks <paramref name="entity" /> in the database: from now on SaveChanges refuses to update or delete it (except
+    ///     for the lock's owner, when the entity records one), until it is unlocked or its lease runs out.
+    /// </summary>
+    /// <remarks>
+    ///     An atomic conditional update: the row is read and written under its row lock in one short transaction (the
+    ///     application's transaction, if one is active), so of two clients locking at once exactly one succeeds. It writes
+    ///     only the lock columns, bumps the version as any change of the row does, and leaves other pending changes of the
+    ///     context unsaved. The owner is <see cref="ObjectLockOwner.Current" />. The tracked entity is refreshed with the
+    ///     new lock state (and version, when its copy was current).
+    /// </remarks>
+    /// <param name="context">The context; the entity is tracked if it was not.</param>
+    /// <param name="entity">A lockable entity that exists in the database.</param>
+    /// <param name="lease">How long the lock lasts, or <see langword="null" /> for a lock that lasts until unlocked. Defaults to <see langword="null" />.</param>
+    /// <param name="cancellationToken">Cancels the commands.</param>
+    /// <returns>The lock as written.</returns>
+    /// <exception cref="ObjectAlreadyLockedException">The entity is already locked (by anyone) and its lease has not run out.</exception>
+    /// <exception cref="InvalidOperationException">The entity type is not lockable, has no lease property but a lease was given, or the row does not exist.</exception>
+    public static Task<ObjectLockState> LockAsync(this DbContext context, object entity, TimeSpan? lease = null, CancellationToken cancellationToken = default)
+        => ObjectLockCommands.ChangeAsync(context, entity, lockIt: true, lease, force: false, async: true, cancellationToken);
+
+    /// <inheritdoc cref="LockAsync" />
+    public static ObjectLockState Lock(this DbContext context, object entity, TimeSpan? lease = null)
+        => ObjectLockCommands.ChangeAsync(context, entity, lockIt: true, lease, force: false, async: false, CancellationToken.None)
+            .GetAwaiter().GetResult();
+
+    /// <summary>
+    ///     Unlocks <paramref name="entity" /> in the database. A lock held by another owner is only released with
+    ///     <paramref name="force" /> (an administrator's override).
+    /// </summary>
+    /// <remarks>An atomic conditional update, like <see cref="LockAsync" />.</remarks>
+    /// <param name="context">The context; the entity is tracked if it was not.</param>
+    /// <param name="entity">A lockable entity that exists in the database.</param>
+    /// <param name="force">Release the lock even when someone else owns it. Defaults to <see langword="false" />.</param>
+    /// <param name="cancellationToken">Cancels the commands.</param>
+    /// <returns>The lock as written (unlocked).</returns>
+    /// <exception cref="ObjectAlreadyUnlockedException">The entity is not locked, or its lease has run out.</exception>
+    /// <exception cref="ObjectLockedException">Someone else owns the lock and <paramref name="force" /> is <see langword="false" />.</exception>
+    /// <exception cref="InvalidOperationException">The entity type is not lockable, or the row does not exist.</exception>
+    public static Task<ObjectLockState> UnlockAsync(this DbContext context, object entity, bool force = false, CancellationToken cancellationToken = default)
+        => ObjectLockCommands.ChangeAsync(context, entity, lockIt: false, lease: null, force, async: true, cancellationToken);
+
+    /// <inheritdoc cref="UnlockAsync" />
+    public static ObjectLockState Unlock(this DbContext context, object entity, bool force = false)
+        => ObjectLockCommands.ChangeAsync(context, entity, lockIt: false, lease: null, force, async: false, CancellationToken.None)
+            .GetAwaiter().GetResult();
+}

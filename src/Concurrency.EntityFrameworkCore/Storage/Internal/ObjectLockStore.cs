@@ -1,0 +1,178 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Text;
+using Concurrency.EntityFrameworkCore.Metadata.Internal;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Metadata;
+using static Concurrency.EntityFrameworkCore.Storage.Internal.VersionTriggerDialect;
+
+namespace Concurrency.EntityFrameworkCore.Storage.Internal;
+
+/// <summary>Reads and writes the lock columns of rows by primary key, with plain SQL on the context's connection.</summary>
+internal static class ObjectLockStore
+{
+    private const int StatementsPerCommand = 200;
+
+    /// <summary>
+    ///     Reads the lock columns of each entry's row (one SELECT per entity, one round trip per 200), in the entries'
+    ///     order; <see langword="null" /> where the row is gone. <paramref name="lockClause" /> locks the rows until the
+    ///     transaction ends (PostgreSQL's <c>FOR UPDATE</c>).
+    /// </summary>
+    public static async ValueTask<ObjectLockState?[]> ReadAsync(
+        DbConnection connection,
+        DbTransaction? transaction,
+        IReadOnlyList<(EntityEntry Entry, ObjectLockMetadata Metadata)> entries,
+        string lockClause,
+        bool async,
+        CancellationToken cancellationToken)
+    {
+        var states = new ObjectLockState?[entries.Count];
+        for (var start = 0; start < entries.Count; start += StatementsPerCommand)
+        {
+            var count = Math.Min(StatementsPerCommand, entries.Count - start);
+            var command = connection.CreateCommand();
+            await using (command.ConfigureAwait(false))
+            {
+                command.Transaction = transaction;
+                var sql = new StringBuilder();
+                for (var i = start; i < start + count; i++)
+                {
+                    var (entry, metadata) = entries[i];
+                    var table = metadata.Table;
+                    sql.Append("SELECT ");
+                    for (var p = 0; p < metadata.Properties.Length; p++)
+                    {
+                        sql.Append(p == 0 ? string.Empty : ", ").Append(Quote(metadata.Properties[p].GetColumnName(table)!));
+                    }
+
+                    sql.Append(" FROM ").Append(Qualify(table.Name, table.Schema)).Append(" WHERE ");
+                    VersionQuery.AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
+                    sql.Append(lockClause).Append(";\n");
+                }
+
+                command.CommandText = sql.ToString();
+                var reader = async ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteReader();
+                await using (reader.ConfigureAwait(false))
+                {
+                    for (var i = 0; i < count; i++)
+                    {
+                        if (i > 0 && !(async ? await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) : reader.NextResult()))
+                        {
+                            break;
+                        }
+
+                        if (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
+                        {
+                            states[start + i] = ReadState(reader, entries[start + i].Metadata);
+                        }
+                    }
+                }
+            }
+        }
+
+        return states;
+    }
+
+    /// <summary>
+    ///     Writes the lock columns of the entry's row and bumps its version as any other change of the row would
+    ///     (integer versions always, conditional ones when the lock is watched; trigger versions are bumped by the trigger).
+    /// </summary>
+    /// <returns>The number of rows written (0 when the row is gone).</returns>
+    public static async ValueTask<int> WriteAsync(
+        DbConnection connection,
+        DbTransaction? transaction,
+        EntityEntry entry,
+        ObjectLockMetadata metadata,
+        ObjectLockState state,
+        bool async,
+        CancellationToken cancellationToken)
+    {
+        var command = connection.CreateCommand();
+        await using (command.ConfigureAwait(false))
+        {
+            command.Transaction = transaction;
+            var table = metadata.Table;
+            var version = VersionFieldMetadata.Find(entry.Metadata);
+            var bump = version is not null
+                && (version.Kind == VersionFieldKind.Integer
+                    || (version.Kind == VersionFieldKind.Conditional && Array.IndexOf(version.WatchedProperties, metadata.IsLocked) >= 0));
+            var versionTable = version is null ? (StoreObjectIdentifier?)null
+                : StoreObjectIdentifier.Create((IEntityType)version.Property.DeclaringType, StoreObjectType.Table);
+
+            var sql = new StringBuilder("UPDATE ").Append(Qualify(table.Name, table.Schema)).Append(" SET ");
+            var values = new object?[] { state.IsLocked, state.LockedBy, state.LockedAt, state.LockExpiresAt };
+            var all = new[] { metadata.IsLocked, metadata.LockedBy, metadata.LockedAt, metadata.LockExpiresAt };
+            var first = true;
+            for (var i = 0; i < all.Length; i++)
+            {
+                if (all[i] is not { } property)
+                {
+                    continue;
+                }
+
+                sql.Append(first ? string.Empty : ", ").Append(Quote(property.GetColumnName(table)!)).Append(" = ")
+                    .Append(VersionQuery.AddParameter(command, property, values[i]));
+                first = false;
+            }
+
+            if (bump && versionTable == table)
+            {
+                AppendBump(sql, version!, table);
+            }
+
+            sql.Append(" WHERE ");
+            VersionQuery.AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
+            sql.Append(";\n");
+
+            if (bump && versionTable is { } other && other != table)
+            {
+                // TPT: the version lives in another table of the same entity.
+                sql.Append("UPDATE ").Append(Qualify(other.Name, other.Schema)).Append(" SET ");
+                AppendBump(sql, version!, other, first: true);
+                sql.Append(" WHERE ");
+                VersionQuery.AppendKeyPredicate(sql, command, other, version!.KeyProperties, entry);
+                sql.Append(";\n");
+            }
+
+            command.CommandText = sql.ToString();
+            return async ? await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteNonQuery();
+        }
+    }
+
+    private static void AppendBump(StringBuilder sql, VersionFieldMetadata version, StoreObjectIdentifier table, bool first = false)
+    {
+        var column = Quote(version.Property.GetColumnName(table)!);
+        sql.Append(first ? string.Empty : ", ").Append(column).Append(" = ").Append(column).Append(" + 1");
+    }
+
+    private static ObjectLockState ReadState(DbDataReader reader, ObjectLockMetadata metadata)
+    {
+        var ordinal = 1;
+        return new ObjectLockState(
+            Convert.ToBoolean(reader.GetValue(0), CultureInfo.InvariantCulture),
+            metadata.LockedBy is null ? null : reader.IsDBNull(ordinal) ? Skip<string>(ref ordinal) : reader.GetString(ordinal++),
+            metadata.LockedAt is null ? null : ReadMoment(reader, ref ordinal),
+            metadata.LockExpiresAt is null ? null : ReadMoment(reader, ref ordinal));
+    }
+
+    private static T? Skip<T>(ref int ordinal)
+    {
+        ordinal++;
+        return default;
+    }
+
+    /// <summary>Reads a timestamp as PostgreSQL (timestamptz: a UTC DateTime) or SQLite (ISO text) returns it.</summary>
+    private static DateTimeOffset? ReadMoment(DbDataReader reader, ref int ordinal)
+    {
+        var value = reader.GetValue(ordinal++);
+        return value switch
+        {
+            DBNull => null,
+            DateTimeOffset moment => moment,
+            DateTime time => new DateTimeOffset(DateTime.SpecifyKind(time, time.Kind == DateTimeKind.Unspecified ? DateTimeKind.Utc : time.Kind)),
+            string text => DateTimeOffset.Parse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal),
+            _ => throw new InvalidOperationException($"Unexpected value of type '{value.GetType().Name}' in a lock timestamp column."),
+        };
+    }
+}

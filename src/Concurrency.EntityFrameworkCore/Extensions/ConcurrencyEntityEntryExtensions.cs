@@ -8,6 +8,15 @@ namespace Microsoft.EntityFrameworkCore;
 /// <summary>Versions of tracked entities, for the disconnected pattern (the client sends back the version it read).</summary>
 public static class ConcurrencyEntityEntryExtensions
 {
+    /// <summary>Whether the entry's entity type has a version field (so <c>GetVersion</c> and <c>ExpectVersion</c> apply).</summary>
+    /// <param name="entry">An entry.</param>
+    /// <returns><see langword="true" /> for versioned entity types.</returns>
+    public static bool HasVersionField(this EntityEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        return VersionFieldMetadata.Find(entry.Metadata) is not null;
+    }
+
     /// <summary>
     ///     Sets the version the next save of this entity is checked against: typically the version the client read and
     ///     sent back (in a form field, a JSON body or an <c>If-Match</c> header). If the row has another version by then,

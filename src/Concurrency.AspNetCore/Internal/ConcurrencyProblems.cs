@@ -1,0 +1,92 @@
+using Concurrency.EntityFrameworkCore;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+
+namespace Concurrency.AspNetCore.Internal;
+
+/// <summary>Builds the problem+json bodies (RFC 9457) for concurrency errors, shared by the exception handler and the lock endpoints.</summary>
+internal static class ConcurrencyProblems
+{
+    public static ProblemDetails? Create(Exception exception, ConcurrencyHttpOptions options)
+    {
+        switch (exception)
+        {
+            case RecordModifiedException modified:
+            {
+                var problem = Problem(
+                    StatusCodes.Status409Conflict,
+                    modified.WasDeleted ? "The record was deleted by someone else" : "The record was modified by someone else",
+                    modified.Message);
+                var first = modified.Conflicts[0];
+                problem.Extensions["entity"] = first.Entry.Metadata.ClrType.Name;
+                problem.Extensions["key"] = first.Key;
+                problem.Extensions["expectedVersion"] = first.ExpectedVersion;
+                problem.Extensions["actualVersion"] = first.ActualVersion;
+                problem.Extensions["wasDeleted"] = first.WasDeleted;
+                if (modified.Conflicts.Count > 1)
+                {
+                    problem.Extensions["conflicts"] = modified.Conflicts.Select(c => new
+                    {
+                        entity = c.Entry.Metadata.ClrType.Name,
+                        key = c.Key,
+                        expectedVersion = c.ExpectedVersion,
+                        actualVersion = c.ActualVersion,
+                        wasDeleted = c.WasDeleted,
+                    }).ToList();
+                }
+
+                return problem;
+            }
+
+            case ObjectLockException locked:
+            {
+                var problem = locked switch
+                {
+                    ObjectLockedException => Problem(options.ObjectLockedStatusCode, "The record is locked", locked.Message),
+                    ObjectAlreadyLockedException => Problem(StatusCodes.Status409Conflict, "The record is already locked", locked.Message),
+                    _ => Problem(StatusCodes.Status409Conflict, "The record is not locked", locked.Message),
+                };
+                problem.Extensions["entity"] = locked.EntityType.Name;
+                problem.Extensions["key"] = locked.Key;
+                problem.Extensions["lockedBy"] = locked.LockedBy;
+                problem.Extensions["lockedAt"] = locked.LockedAt;
+                problem.Extensions["lockExpiresAt"] = locked.LockExpiresAt;
+                return problem;
+            }
+
+            case HttpPreconditionException precondition:
+                return Problem(
+                    precondition.StatusCode,
+                    precondition.StatusCode switch
+                    {
+                        StatusCodes.Status412PreconditionFailed => "Precondition Failed",
+                        StatusCodes.Status428PreconditionRequired => "Precondition Required",
+                        _ => "Malformed precondition header",
+                    },
+                    precondition.Message);
+
+            case DbUpdateConcurrencyException concurrency:
+                return Problem(StatusCodes.Status409Conflict, "The record was modified by someone else", concurrency.Message);
+
+            default:
+                return null;
+        }
+    }
+
+    private static ProblemDetails Problem(int status, string title, string detail)
+        => new()
+        {
+            Status = status,
+            Title = title,
+            Detail = detail,
+            Type = status switch
+            {
+                StatusCodes.Status400BadRequest => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.1",
+                StatusCodes.Status409Conflict => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.10",
+                StatusCodes.Status412PreconditionFailed => "https://www.rfc-editor.org/rfc/rfc9110#section-15.5.13",
+                StatusCodes.Status423Locked => "https://www.rfc-editor.org/rfc/rfc4918#section-11.3",
+                _ => "https://www.rfc-editor.org/rfc/rfc6585#section-3",
+            },
+        };
+}

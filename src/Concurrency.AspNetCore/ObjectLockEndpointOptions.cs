@@ -1,0 +1,29 @@
+namespace Concurrency.AspNetCore;
+
+/// <summary>Options of the lock/unlock endpoints mapped by <c>MapObjectLockEndpoints</c>.</summary>
+/// <typeparam name="TEntity">The lockable entity type.</typeparam>
+public sealed class ObjectLockEndpointOptions<TEntity>
+    where TEntity : class
+{
+    /// <summary>
+    ///     The lease of locks taken through the endpoint (the entity needs a lease property), or <see langword="null" />
+    ///     for locks that last until unlocked. A request may ask for a shorter lease with <c>?leaseSeconds=N</c>.
+    ///     Defaults to <see langword="null" />.
+    /// </summary>
+    public TimeSpan? Lease { get; set; }
+
+    /// <summary>
+    ///     The authorization policy a user must satisfy to break someone else's lock with <c>PUT {id}/unlock?force=true</c>,
+    ///     or <see langword="null" /> to refuse forced unlocks over HTTP (403). Defaults to <see langword="null" />.
+    /// </summary>
+    public string? ForceUnlockPolicy { get; set; }
+
+    /// <summary>
+    ///     The authorization policy required for both endpoints, or <see langword="null" /> for none (the returned group
+    ///     builder also takes <c>RequireAuthorization</c>). Defaults to <see langword="null" />.
+    /// </summary>
+    public string? AuthorizationPolicy { get; set; }
+
+    /// <summary>What the endpoints send back on success; defaults to the entity itself.</summary>
+    public Func<TEntity, object>? Response { get; set; }
+}

@@ -11,7 +11,7 @@ public sealed class HttpPreconditionException : Exception
     /// <summary>Creates the exception.</summary>
     /// <param name="statusCode">400 (malformed header), 412 (Precondition Failed) or 428 (Precondition Required).</param>
     /// <param name="message">What was wrong and how to fix the request.</param>
-    /// <param name="currentETag">The resource's current ETag, sent back with a 412 so the client can refresh.</param>
+    /// <param name="currentETag">The resource's current ETag, sent back with a 412 (as <c>currentETag</c> in the problem body) so the client can refresh.</param>
     public HttpPreconditionException(int statusCode, string message, string? currentETag = null)
         : base(message)
     {

@@ -1,7 +1,6 @@
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
-using Microsoft.Net.Http.Headers;
 
 namespace Concurrency.AspNetCore.Internal;
 
@@ -20,10 +19,6 @@ internal sealed class ConcurrencyExceptionHandler(IProblemDetailsService problem
         }
 
         httpContext.Response.StatusCode = problem.Status!.Value;
-        if (exception is HttpPreconditionException { CurrentETag: { } etag })
-        {
-            httpContext.Response.Headers[HeaderNames.ETag] = etag;
-        }
 
         return await problemDetails.TryWriteAsync(new ProblemDetailsContext
             {

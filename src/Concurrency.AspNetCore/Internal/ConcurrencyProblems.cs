@@ -56,7 +56,8 @@ internal static class ConcurrencyProblems
             }
 
             case HttpPreconditionException precondition:
-                return Problem(
+            {
+                var problem = Problem(
                     precondition.StatusCode,
                     precondition.StatusCode switch
                     {
@@ -65,6 +66,15 @@ internal static class ConcurrencyProblems
                         _ => "Malformed precondition header",
                     },
                     precondition.Message);
+
+                // In the body: the exception handler middleware strips ETag headers from error responses.
+                if (precondition.CurrentETag is { } etag)
+                {
+                    problem.Extensions["currentETag"] = etag;
+                }
+
+                return problem;
+            }
 
             case DbUpdateConcurrencyException concurrency:
                 return Problem(StatusCodes.Status409Conflict, "The record was modified by someone else", concurrency.Message);

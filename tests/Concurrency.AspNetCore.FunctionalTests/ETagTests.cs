@@ -1,0 +1,191 @@
+using System.Net;
+using System.Net.Http.Json;
+using Concurrency.AspNetCore.FunctionalTests.TestUtilities;
+
+namespace Concurrency.AspNetCore.FunctionalTests;
+
+/// <summary>ETags from versions, If-None-Match (304), If-Match (412 before any write), 428 and 400, on real Kestrel.</summary>
+public sealed class ETagTests(Provider provider) : WebTestBase(provider)
+{
+    [Test]
+    public async Task A_GET_carries_a_strong_ETag_and_If_None_Match_answers_304()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        var first = await Send(HttpMethod.Get, $"/docs/{doc.Id}");
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var etag = ETagOf(first);
+        Assert.That(first.Headers.ETag!.IsWeak, Is.False);
+        Assert.That(etag, Does.EndWith("-1\""));
+
+        var notModified = await Send(HttpMethod.Get, $"/docs/{doc.Id}", ifNoneMatch: etag);
+        Assert.That(notModified.StatusCode, Is.EqualTo(HttpStatusCode.NotModified));
+        Assert.That(ETagOf(notModified), Is.EqualTo(etag));
+        Assert.That(await notModified.Content.ReadAsStringAsync(), Is.Empty);
+
+        Assert.That((await Send(HttpMethod.Get, $"/docs/{doc.Id}", ifNoneMatch: "\"other\", " + etag)).StatusCode, Is.EqualTo(HttpStatusCode.NotModified));
+        Assert.That((await Send(HttpMethod.Get, $"/docs/{doc.Id}", ifNoneMatch: "*")).StatusCode, Is.EqualTo(HttpStatusCode.NotModified));
+        Assert.That((await Send(HttpMethod.Get, $"/docs/{doc.Id}", ifNoneMatch: "\"something-else\"")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await Problem(await Send(HttpMethod.Get, $"/docs/{doc.Id}", ifNoneMatch: "no-quotes"), 400);
+    }
+
+    [Test]
+    public async Task Tags_of_different_resources_never_compare_equal()
+    {
+        var a = await Seed(new Doc { Title = "a" });
+        var b = await Seed(new Doc { Title = "b" });
+        var tagA = ETagOf(await Send(HttpMethod.Get, $"/docs/{a.Id}"));
+        var tagB = ETagOf(await Send(HttpMethod.Get, $"/docs/{b.Id}"));
+        Assert.That(tagA, Is.Not.EqualTo(tagB), "same version 1, different resources");
+
+        // B's tag on A: 412, nothing written.
+        await Problem(await Send(HttpMethod.Put, $"/docs/{a.Id}", new DocChange("via b's tag"), ifMatch: tagB), 412);
+        Assert.That((await StoredDoc(a.Id)).Title, Is.EqualTo("a"));
+    }
+
+    [Test]
+    public async Task A_PUT_with_the_current_ETag_saves_and_answers_the_new_one()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        var etag = ETagOf(await Send(HttpMethod.Get, $"/docs/{doc.Id}"));
+
+        var response = await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("b"), ifMatch: etag);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var newTag = ETagOf(response);
+        Assert.That(newTag, Is.Not.EqualTo(etag).And.EndsWith("-2\""));
+        Assert.That((await response.Content.ReadFromJsonAsync<Doc>())!.Version, Is.EqualTo(2));
+        var stored = await StoredDoc(doc.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("b", 2L)));
+    }
+
+    [Test]
+    public async Task A_PUT_with_a_stale_ETag_answers_412_with_the_current_one_and_writes_nothing()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        var stale = ETagOf(await Send(HttpMethod.Get, $"/docs/{doc.Id}"));
+        var fresh = ETagOf(await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("someone else"), ifMatch: stale));
+
+        var response = await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("mine"), ifMatch: stale);
+        var problem = await Problem(response, 412);
+        Assert.That(problem.GetProperty("title").GetString(), Is.EqualTo("Precondition Failed"));
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("Nothing was written"));
+        Assert.That(problem.GetProperty("currentETag").GetString(), Is.EqualTo(fresh), "the current ETag, so the client can refresh");
+        var stored = await StoredDoc(doc.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("someone else", 2L)));
+    }
+
+    [Test]
+    public async Task Weak_tags_never_match_If_Match_and_star_matches_any_current_version()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        var etag = ETagOf(await Send(HttpMethod.Get, $"/docs/{doc.Id}"));
+
+        await Problem(await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("weak"), ifMatch: "W/" + etag), 412);
+        var star = await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("star"), ifMatch: "*");
+        Assert.That(star.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var list = await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("list"), ifMatch: $"\"x-1\", {ETagOf(star)}");
+        Assert.That(list.StatusCode, Is.EqualTo(HttpStatusCode.OK), "one of a list matching is enough");
+        Assert.That((await StoredDoc(doc.Id)).Title, Is.EqualTo("list"));
+    }
+
+    [Test]
+    public async Task If_None_Match_star_on_a_write_to_an_existing_resource_answers_412()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        await Problem(await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("create only"), ifNoneMatch: "*"), 412);
+        Assert.That((await StoredDoc(doc.Id)).Title, Is.EqualTo("a"));
+    }
+
+    [Test]
+    public async Task A_required_If_Match_that_is_missing_answers_428_and_a_malformed_one_400()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        var missing = await Problem(await Send(HttpMethod.Put, $"/strict/docs/{doc.Id}", new DocChange("blind")), 428);
+        Assert.That(missing.GetProperty("detail").GetString(), Does.Contain("If-Match"));
+        var malformed = await Problem(await Send(HttpMethod.Put, $"/strict/docs/{doc.Id}", new DocChange("bad"), ifMatch: "abc-1"), 400);
+        Assert.That(malformed.GetProperty("detail").GetString(), Does.Contain("not a valid list of entity tags"));
+
+        // Where If-Match is optional, a write without it is checked against the version loaded by the request.
+        Assert.That((await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("optional"))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await StoredDoc(doc.Id)).Title, Is.EqualTo("optional"));
+    }
+
+    [Test]
+    public async Task DELETE_with_the_current_ETag_answers_204_and_with_a_stale_one_412()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        var stale = ETagOf(await Send(HttpMethod.Get, $"/docs/{doc.Id}"));
+        var fresh = ETagOf(await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("b"), ifMatch: stale));
+
+        await Problem(await Send(HttpMethod.Delete, $"/docs/{doc.Id}", ifMatch: stale), 412);
+        await Problem(await Send(HttpMethod.Delete, $"/docs/{doc.Id}"), 428);
+        Assert.That((await Send(HttpMethod.Delete, $"/docs/{doc.Id}", ifMatch: fresh)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        Assert.That((await Send(HttpMethod.Get, $"/docs/{doc.Id}")).StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+    }
+
+    [Test]
+    public async Task A_stale_version_in_the_body_answers_409_problem_json_with_the_versions()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        Assert.That((await Send(HttpMethod.Put, $"/body/docs/{doc.Id}", new DocChange("b", Version: 1))).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+
+        var response = await Send(HttpMethod.Put, $"/body/docs/{doc.Id}", new DocChange("stale", Version: 1));
+        var problem = await Problem(response, 409);
+        Assert.That(problem.GetProperty("title").GetString(), Is.EqualTo("The record was modified by someone else"));
+        Assert.That(problem.GetProperty("entity").GetString(), Is.EqualTo("Doc"));
+        Assert.That(problem.GetProperty("key").GetProperty("Id").GetInt32(), Is.EqualTo(doc.Id));
+        Assert.That(problem.GetProperty("expectedVersion").GetInt64(), Is.EqualTo(1));
+        Assert.That(problem.GetProperty("actualVersion").GetInt64(), Is.EqualTo(2));
+        Assert.That(problem.GetProperty("wasDeleted").GetBoolean(), Is.False);
+        Assert.That((await StoredDoc(doc.Id)).Title, Is.EqualTo("b"));
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task Eight_clients_racing_with_the_same_ETag_exactly_one_wins_and_nothing_is_lost(CancellationToken cancellationToken)
+    {
+        var doc = await Seed(new Doc { Title = "start" });
+        var etag = ETagOf(await Send(HttpMethod.Get, $"/docs/{doc.Id}"));
+        using var start = new SemaphoreSlim(0);
+
+        var racing = Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
+        {
+            await start.WaitAsync(cancellationToken);
+            using var response = await Client.SendAsync(Request(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("client " + i), ifMatch: etag), cancellationToken);
+            return (i, Status: (int)response.StatusCode);
+        }, cancellationToken)).ToList();
+        start.Release(8);
+        var responses = await Task.WhenAll(racing);
+
+        var winners = responses.Where(r => r.Status == 200).ToList();
+        Assert.That(winners, Has.Count.EqualTo(1), string.Join(", ", responses.Select(r => r.Status)));
+        Assert.That(responses.Where(r => r.Status != 200).Select(r => r.Status), Is.All.AnyOf(409, 412), "never a 500");
+        var stored = await StoredDoc(doc.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("client " + winners[0].i, 2L)), "the winner's write, once");
+    }
+
+    [Test]
+    [CancelAfter(120_000)]
+    public async Task The_retry_helper_with_eight_concurrent_writers_loses_no_increment(CancellationToken cancellationToken)
+    {
+        var counter = await Seed(new Counter());
+        const int perClient = 20;
+        var succeeded = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
+        {
+            var ok = 0;
+            for (var i = 0; i < perClient; i++)
+            {
+                using var response = await Client.PostAsync($"/counters/{counter.Id}/increment", null, cancellationToken);
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync(cancellationToken));
+                ok++;
+            }
+
+            return ok;
+        }, cancellationToken)));
+
+        await using var context = CreateContext();
+        var stored = await context.Counters.FindAsync([counter.Id], cancellationToken);
+        Assert.That(succeeded.Sum(), Is.EqualTo(8 * perClient));
+        Assert.That(stored!.Value, Is.EqualTo(succeeded.Sum()), "final value equals the successful increments: lost updates 0");
+        Assert.That(stored.Version, Is.EqualTo(succeeded.Sum() + 1));
+    }
+}

@@ -1,0 +1,12 @@
+using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+
+namespace Concurrency.AspNetCore.FunctionalTests;
+
+/// <summary>Stops the throwaway PostgreSQL cluster (if the run started one) after every test of this assembly.</summary>
+[SetUpFixture]
+public sealed class PostgresLifetime
+{
+    [OneTimeTearDown]
+    public void StopServer()
+        => PostgresServer.StopIfStarted();
+}

@@ -1,0 +1,156 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+using Microsoft.Data.Sqlite;
+using Microsoft.EntityFrameworkCore;
+
+namespace Concurrency.AspNetCore.FunctionalTests.TestUtilities;
+
+public enum Provider
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>Runs every test of a derived class against the test app on real Kestrel, backed by SQLite and by PostgreSQL.</summary>
+[TestFixture(Provider.Sqlite)]
+[TestFixture(Provider.Postgres)]
+[Parallelizable(ParallelScope.Fixtures)]
+public abstract class WebTestBase(Provider provider)
+{
+    private string _connectionString = null!;
+    private string? _sqliteFile;
+
+    protected Provider Provider { get; } = provider;
+
+    protected TestApp App { get; private set; } = null!;
+
+    protected HttpClient Client
+        => App.Client;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        if (Provider == Provider.Postgres)
+        {
+            _connectionString = PostgresServer.CreateDatabase("web" + GetType().Name);
+        }
+        else
+        {
+            _sqliteFile = Path.Combine(Path.GetTempPath(), $"concurrency-web-{GetType().Name}-{Guid.NewGuid():N}.db");
+            _connectionString = new SqliteConnectionStringBuilder { DataSource = _sqliteFile, DefaultTimeout = 60 }.ToString();
+        }
+
+        await using (var context = CreateContext())
+        {
+            await context.Database.EnsureCreatedAsync();
+        }
+
+        App = await TestApp.StartAsync(Configure, ConfigureHttp);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await App.DisposeAsync();
+        if (Provider == Provider.Postgres)
+        {
+            PostgresServer.DropDatabase(_connectionString);
+        }
+        else if (_sqliteFile is not null)
+        {
+            SqliteConnection.ClearAllPools();
+            File.Delete(_sqliteFile);
+        }
+    }
+
+    protected virtual void ConfigureHttp(ConcurrencyHttpOptions options)
+    {
+    }
+
+    protected void Configure(DbContextOptionsBuilder builder)
+    {
+        if (Provider == Provider.Postgres)
+        {
+            builder.UseNpgsql(_connectionString);
+        }
+        else
+        {
+            builder.UseSqlite(_connectionString);
+        }
+    }
+
+    protected WebContext CreateContext()
+    {
+        var builder = new DbContextOptionsBuilder<WebContext>();
+        Configure(builder);
+        return new WebContext(builder.UseConcurrency().Options);
+    }
+
+    protected async Task<T> Seed<T>(T entity)
+        where T : class
+    {
+        await using var context = CreateContext();
+        context.Add(entity);
+        await context.SaveChangesAsync();
+        return entity;
+    }
+
+    protected async Task<Doc> StoredDoc(int id)
+    {
+        await using var context = CreateContext();
+        return await context.Docs.AsNoTracking().SingleAsync(d => d.Id == id);
+    }
+
+    protected static HttpRequestMessage Request(HttpMethod method, string uri, object? body = null, string? ifMatch = null, string? ifNoneMatch = null, string? user = null, string? role = null)
+    {
+        var request = new HttpRequestMessage(method, uri);
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        if (ifMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-Match", ifMatch);
+        }
+
+        if (ifNoneMatch is not null)
+        {
+            request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+        }
+
+        if (user is not null)
+        {
+            request.Headers.Add("X-User", user);
+        }
+
+        if (role is not null)
+        {
+            request.Headers.Add("X-Role", role);
+        }
+
+        return request;
+    }
+
+    protected async Task<HttpResponseMessage> Send(HttpMethod method, string uri, object? body = null, string? ifMatch = null, string? ifNoneMatch = null, string? user = null, string? role = null)
+        => await Client.SendAsync(Request(method, uri, body, ifMatch, ifNoneMatch, user, role));
+
+    protected static string ETagOf(HttpResponseMessage response)
+        => response.Headers.ETag?.ToString() ?? throw new AssertionException("The response has no ETag header.");
+
+    /// <summary>Asserts a problem+json answer with the status and returns its body.</summary>
+    protected static async Task<JsonElement> Problem(HttpResponseMessage response, int status)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.That((int)response.StatusCode, Is.EqualTo(status), text);
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"), text);
+        var body = JsonDocument.Parse(text).RootElement;
+        Assert.That(body.GetProperty("status").GetInt32(), Is.EqualTo(status));
+        return body.Clone();
+    }
+
+    protected static MediaTypeHeaderValue Json
+        => new("application/json");
+}

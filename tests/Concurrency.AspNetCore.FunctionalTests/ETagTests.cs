@@ -188,4 +188,19 @@ public sealed class ETagTests(Provider provider) : WebTestBase(provider)
         Assert.That(stored!.Value, Is.EqualTo(succeeded.Sum()), "final value equals the successful increments: lost updates 0");
         Assert.That(stored.Version, Is.EqualTo(succeeded.Sum() + 1));
     }
+
+    [Test]
+    public async Task An_MVC_controller_gets_the_same_ETag_304_412_and_428_answers()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        var etag = ETagOf(await Send(HttpMethod.Get, $"/mvc/docs/{doc.Id}"));
+        Assert.That((await Send(HttpMethod.Get, $"/mvc/docs/{doc.Id}", ifNoneMatch: etag)).StatusCode, Is.EqualTo(HttpStatusCode.NotModified));
+
+        await Problem(await Send(HttpMethod.Put, $"/mvc/docs/{doc.Id}", new DocChange("blind")), 428);
+        var saved = await Send(HttpMethod.Put, $"/mvc/docs/{doc.Id}", new DocChange("b"), ifMatch: etag);
+        Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.OK), await saved.Content.ReadAsStringAsync());
+        Assert.That(ETagOf(saved), Does.EndWith("-2\""));
+        await Problem(await Send(HttpMethod.Put, $"/mvc/docs/{doc.Id}", new DocChange("stale"), ifMatch: etag), 412);
+        Assert.That((await StoredDoc(doc.Id)).Title, Is.EqualTo("b"));
+    }
 }

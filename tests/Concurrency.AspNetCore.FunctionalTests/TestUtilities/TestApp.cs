@@ -98,6 +98,7 @@ public sealed class TestApp : IAsyncDisposable
             o.UseConcurrency();
         });
         builder.Services.AddConcurrencyProblemDetails(configure);
+        builder.Services.AddControllers().AddApplicationPart(typeof(TestApp).Assembly);
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, HeaderAuthentication>("Test", null);
         builder.Services.AddAuthorizationBuilder().AddPolicy("admin", p => p.RequireRole("admin"));
 
@@ -168,6 +169,7 @@ public sealed class TestApp : IAsyncDisposable
             return Results.Ok(value);
         });
 
+        app.MapControllers();
         app.MapGroup("/docs").MapObjectLockEndpoints<WebContext, Doc, int>();
         app.MapGroup("/tickets").MapObjectLockEndpoints<WebContext, Ticket, int>(o =>
         {

@@ -41,23 +41,8 @@ public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provid
         return await context.Posts.SingleAsync(x => x.Id == id);
     }
 
-    private static Task<int> SaveLock(DbContext context, bool async)
-        => async ? context.SaveChangesAsync() : Task.FromResult(context.SaveChanges());
-
-    private static async Task<ObjectLockedException> ThrowsLocked(DbContext context, bool async)
-    {
-        try
-        {
-            await SaveLock(context, async);
-        }
-        catch (ObjectLockedException exception)
-        {
-            return exception;
-        }
-
-        Assert.Fail("SaveChanges succeeded, but an ObjectLockedException was expected.");
-        throw new InvalidOperationException("unreachable");
-    }
+    private static Task<ObjectLockedException> ThrowsLocked(DbContext context, bool async)
+        => SaveThrows<ObjectLockedException>(context, async);
 
     private static Task Lock(DbContext context, object entity, bool async, TimeSpan? lease = null)
         => async ? context.LockAsync(entity, lease) : Task.FromResult(context.Lock(entity, lease));
@@ -115,7 +100,7 @@ public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provid
         var loaded = await context.Posts.SingleAsync(x => x.Id == post.Id);
         loaded.IsLocked = false;
         loaded.Title = "edited";
-        await SaveLock(context, async);
+        await Save(context, async);
 
         var stored = await StoredPost(post.Id);
         Assert.That((stored.Title, stored.IsLocked, stored.Version), Is.EqualTo(("edited", false, 2L)));
@@ -134,7 +119,7 @@ public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provid
 
         copy.Title = "edited";
         stale.Entry(copy).ExpectVersion(await GetVersion(post.Id));
-        await SaveLock(stale, async);
+        await Save(stale, async);
 
         var stored = await StoredPost(post.Id);
         Assert.That((stored.Title, stored.IsLocked), Is.EqualTo(("edited", false)), "the stale copy's IsLocked = true was not written back");
@@ -218,7 +203,7 @@ public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provid
             await Lock(alice, aliceCopy, async, lease: TimeSpan.FromMinutes(10));
             Assert.That((aliceCopy.LockedBy, aliceCopy.LockExpiresAt > DateTimeOffset.UtcNow.AddMinutes(9)), Is.EqualTo(("alice", true)));
             aliceCopy.Title = "fixed by alice";
-            await SaveLock(alice, async);
+            await Save(alice, async);
         }
 
         using (ObjectLockOwner.Use("bob"))
@@ -271,7 +256,7 @@ public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provid
             await using var bob = CreateLockContext();
             var copy = await bob.Tickets.SingleAsync(x => x.Id == ticket.Id);
             copy.Title = "bob's edit";
-            await SaveLock(bob, async);
+            await Save(bob, async);
             await Assert.ThrowsAsync<ObjectAlreadyUnlockedException>(() => Unlock(bob, copy, async));
             await Lock(bob, copy, async, lease: TimeSpan.FromMinutes(5));
             Assert.That(copy.LockedBy, Is.EqualTo("bob"));

@@ -102,18 +102,23 @@ public abstract class DatabaseTestBase(Provider provider)
     protected static Task<int> Save(DbContext context, bool async)
         => async ? context.SaveChangesAsync() : Task.FromResult(context.SaveChanges());
 
-    protected static async Task<RecordModifiedException> ThrowsConflict(DbContext context, bool async)
+    protected static Task<RecordModifiedException> ThrowsConflict(DbContext context, bool async)
+        => SaveThrows<RecordModifiedException>(context, async);
+
+    /// <summary>Saves and returns the exception of type <typeparamref name="TException" />; fails the test if the save succeeds.</summary>
+    protected static async Task<TException> SaveThrows<TException>(DbContext context, bool async)
+        where TException : Exception
     {
         try
         {
             await Save(context, async);
         }
-        catch (RecordModifiedException exception)
+        catch (TException exception)
         {
             return exception;
         }
 
-        Assert.Fail("SaveChanges succeeded, but a RecordModifiedException was expected.");
+        Assert.Fail($"SaveChanges succeeded, but a {typeof(TException).Name} was expected.");
         throw new InvalidOperationException("unreachable");
     }
 }

@@ -12,8 +12,6 @@ namespace Concurrency.EntityFrameworkCore.Storage.Internal;
 /// <summary>Reads and writes the lock columns of rows by primary key, with plain SQL on the context's connection.</summary>
 internal static class ObjectLockStore
 {
-    private const int StatementsPerCommand = 200;
-
     /// <summary>
     ///     Reads the lock columns of each entry's row (one SELECT per entity, one round trip per 200), in the entries'
     ///     order; <see langword="null" /> where the row is gone. <paramref name="lockClause" /> locks the rows until the
@@ -26,17 +24,11 @@ internal static class ObjectLockStore
         string lockClause,
         bool async,
         CancellationToken cancellationToken)
-    {
-        var states = new ObjectLockState?[entries.Count];
-        for (var start = 0; start < entries.Count; start += StatementsPerCommand)
-        {
-            var count = Math.Min(StatementsPerCommand, entries.Count - start);
-            var command = connection.CreateCommand();
-            await using (command.ConfigureAwait(false))
-            {
-                command.Transaction = transaction;
-                var sql = new StringBuilder();
-                for (var i = start; i < start + count; i++)
+        => await VersionQuery.ReadRowsAsync<ObjectLockState?>(
+                connection,
+                transaction,
+                entries.Count,
+                (sql, command, i) =>
                 {
                     var (entry, metadata) = entries[i];
                     var table = metadata.Table;
@@ -49,30 +41,11 @@ internal static class ObjectLockStore
                     sql.Append(" FROM ").Append(Qualify(table.Name, table.Schema)).Append(" WHERE ");
                     VersionQuery.AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
                     sql.Append(lockClause).Append(";\n");
-                }
-
-                command.CommandText = sql.ToString();
-                var reader = async ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteReader();
-                await using (reader.ConfigureAwait(false))
-                {
-                    for (var i = 0; i < count; i++)
-                    {
-                        if (i > 0 && !(async ? await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) : reader.NextResult()))
-                        {
-                            break;
-                        }
-
-                        if (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
-                        {
-                            states[start + i] = ReadState(reader, entries[start + i].Metadata);
-                        }
-                    }
-                }
-            }
-        }
-
-        return states;
-    }
+                },
+                (reader, i) => ReadState(reader, entries[i].Metadata),
+                async,
+                cancellationToken)
+            .ConfigureAwait(false);
 
     /// <summary>
     ///     Writes the lock columns of the entry's row and bumps its version as any other change of the row would

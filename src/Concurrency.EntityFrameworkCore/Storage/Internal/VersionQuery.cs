@@ -17,29 +17,56 @@ internal static class VersionQuery
 {
     private const int StatementsPerCommand = 200;
 
-    public static async ValueTask<long?[]> ReadAsync(
+    public static ValueTask<long?[]> ReadAsync(
         DbConnection connection,
         DbTransaction? transaction,
         IReadOnlyList<(EntityEntry Entry, VersionFieldMetadata Metadata)> entries,
         string lockClause,
         bool async,
         CancellationToken cancellationToken)
+        => ReadRowsAsync<long?>(
+            connection,
+            transaction,
+            entries.Count,
+            (sql, command, i) => AppendSelect(sql, command, entries[i].Entry, entries[i].Metadata, lockClause),
+            (reader, _) => Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture),
+            async,
+            cancellationToken);
+
+    /// <summary>
+    ///     Runs one SELECT per row (appended by <paramref name="appendSelect" />), in commands of up to 200 statements, and
+    ///     reads each row's first result row with <paramref name="read" />; the default value where a row is gone.
+    /// </summary>
+    public static async ValueTask<T?[]> ReadRowsAsync<T>(
+        DbConnection connection,
+        DbTransaction? transaction,
+        int count,
+        Action<StringBuilder, DbCommand, int> appendSelect,
+        Func<DbDataReader, int, T> read,
+        bool async,
+        CancellationToken cancellationToken)
     {
-        var versions = new long?[entries.Count];
-        for (var start = 0; start < entries.Count; start += StatementsPerCommand)
+        var results = new T?[count];
+        for (var start = 0; start < count; start += StatementsPerCommand)
         {
-            var count = Math.Min(StatementsPerCommand, entries.Count - start);
+            var batch = Math.Min(StatementsPerCommand, count - start);
             var command = connection.CreateCommand();
             await using (command.ConfigureAwait(false))
             {
                 command.Transaction = transaction;
-                command.CommandText = Build(command, entries, start, count, lockClause);
+                var sql = new StringBuilder();
+                for (var i = start; i < start + batch; i++)
+                {
+                    appendSelect(sql, command, i);
+                }
+
+                command.CommandText = sql.ToString();
                 var reader = async
                     ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false)
                     : command.ExecuteReader();
                 await using (reader.ConfigureAwait(false))
                 {
-                    for (var i = 0; i < count; i++)
+                    for (var i = 0; i < batch; i++)
                     {
                         if (i > 0 && !(async ? await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) : reader.NextResult()))
                         {
@@ -48,14 +75,14 @@ internal static class VersionQuery
 
                         if (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
                         {
-                            versions[start + i] = Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture);
+                            results[start + i] = read(reader, start + i);
                         }
                     }
                 }
             }
         }
 
-        return versions;
+        return results;
     }
 
     /// <summary>Appends <c>key1 = @p AND key2 = @p</c> for the entry's original key values, adding the parameters.</summary>
@@ -77,28 +104,16 @@ internal static class VersionQuery
         return name;
     }
 
-    private static string Build(
-        DbCommand command,
-        IReadOnlyList<(EntityEntry Entry, VersionFieldMetadata Metadata)> entries,
-        int start,
-        int count,
-        string lockClause)
+    private static void AppendSelect(StringBuilder sql, DbCommand command, EntityEntry entry, VersionFieldMetadata metadata, string lockClause)
     {
-        var sql = new StringBuilder();
-        for (var i = start; i < start + count; i++)
-        {
-            var (entry, metadata) = entries[i];
-            var table = StoreObjectIdentifier.Create((IEntityType)metadata.Property.DeclaringType, StoreObjectType.Table)
-                ?? StoreObjectIdentifier.Create(entry.Metadata, StoreObjectType.Table)
-                ?? throw new InvalidOperationException(
-                    $"'{entry.Metadata.DisplayName()}' is not mapped to a table, so its version cannot be read.");
-            sql.Append("SELECT ").Append(Quote(metadata.Property.GetColumnName(table)!))
-                .Append(" FROM ").Append(Qualify(table.Name, table.Schema))
-                .Append(" WHERE ");
-            AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
-            sql.Append(lockClause).Append(";\n");
-        }
-
-        return sql.ToString();
+        var table = StoreObjectIdentifier.Create((IEntityType)metadata.Property.DeclaringType, StoreObjectType.Table)
+            ?? StoreObjectIdentifier.Create(entry.Metadata, StoreObjectType.Table)
+            ?? throw new InvalidOperationException(
+                $"'{entry.Metadata.DisplayName()}' is not mapped to a table, so its version cannot be read.");
+        sql.Append("SELECT ").Append(Quote(metadata.Property.GetColumnName(table)!))
+            .Append(" FROM ").Append(Qualify(table.Name, table.Schema))
+            .Append(" WHERE ");
+        AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
+        sql.Append(lockClause).Append(";\n");
     }
 }

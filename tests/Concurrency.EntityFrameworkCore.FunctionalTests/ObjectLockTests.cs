@@ -119,6 +119,7 @@ public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provid
 
         copy.Title = "edited";
         stale.Entry(copy).ExpectVersion(await GetVersion(post.Id));
+        stale.Entry(copy).State = EntityState.Modified; // every column marked for writing, as Update(entity) does
         await Save(stale, async);
 
         var stored = await StoredPost(post.Id);
@@ -232,6 +233,29 @@ public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provid
         await using var check = CreateLockContext();
         var stored = await check.Tickets.SingleAsync(x => x.Id == ticket.Id);
         Assert.That((stored.Title, stored.IsLocked, stored.LockedBy), Is.EqualTo(("fixed by alice", false, (string?)null)));
+    }
+
+    [Test]
+    public async Task The_owners_disconnected_update_with_IsLocked_false_does_not_release_the_lock([Values] bool async)
+    {
+        var ticket = await AddLockable(new Ticket { Title = "bug" });
+        using (ObjectLockOwner.Use("alice"))
+        {
+            await using (var locker = CreateLockContext())
+            {
+                await Lock(locker, await locker.Tickets.SingleAsync(x => x.Id == ticket.Id), async, lease: TimeSpan.FromMinutes(10));
+            }
+
+            // The owner's client sends the record back without the lock fields: Update() marks them all modified.
+            await using var context = CreateLockContext();
+            context.Update(new Ticket { Id = ticket.Id, Title = "edited by alice" });
+            await Save(context, async);
+        }
+
+        await using var check = CreateLockContext();
+        var stored = await check.Tickets.SingleAsync(x => x.Id == ticket.Id);
+        Assert.That((stored.Title, stored.IsLocked, stored.LockedBy), Is.EqualTo(("edited by alice", true, "alice")), "edited, still locked by alice");
+        Assert.That(stored.LockExpiresAt, Is.Not.Null);
     }
 
     [Test]

@@ -131,7 +131,11 @@ public sealed class RecordConflict
     /// <summary>Whether the row's version was read when the conflict happened (see <c>ReadActualVersionOnConflict</c>).</summary>
     public bool ActualVersionRead { get; }
 
-    /// <summary>What this client loaded: the entity's original values when the conflict happened (a copy).</summary>
+    /// <summary>
+    ///     What this client loaded: the entity's original values when the conflict happened (a copy). For entity types
+    ///     tracked with <c>ChangingAndChangedNotifications</c>, EF records no loaded value for most properties; those show
+    ///     the proposed value here.
+    /// </summary>
     public PropertyValues OriginalValues { get; private set; }
 
     /// <summary>What this client wanted to write: the entity's current values when the conflict happened (a copy).</summary>
@@ -229,8 +233,47 @@ public sealed class RecordConflict
     /// <summary>Copies the entry's values; called once the save's own version changes were undone.</summary>
     internal void CaptureValues()
     {
-        OriginalValues = Entry.OriginalValues.Clone();
         ProposedValues = Entry.CurrentValues.Clone();
+        OriginalValues = RecordsOriginalValues ? Entry.OriginalValues.Clone() : RecordedOriginalValues();
+    }
+
+    /// <summary>
+    ///     Whether EF keeps the loaded value of every property. With <c>ChangingAndChangedNotifications</c> it keeps only
+    ///     those of keys, foreign keys and concurrency tokens (the version among them).
+    /// </summary>
+    private bool RecordsOriginalValues
+        => Entry.Metadata.GetChangeTrackingStrategy() != ChangeTrackingStrategy.ChangingAndChangedNotifications;
+
+    /// <summary>A copy of the current values with the original value of every property EF recorded one for.</summary>
+    private PropertyValues RecordedOriginalValues()
+    {
+        var values = Entry.CurrentValues.Clone();
+        foreach (var property in Entry.Metadata.GetProperties())
+        {
+            try
+            {
+                values[property] = Entry.Property(property).OriginalValue;
+            }
+            catch (InvalidOperationException)
+            {
+                // EF recorded no original value for this property under this tracking strategy.
+            }
+        }
+
+        return values;
+    }
+
+    /// <summary>Keeping the client's values or merging needs to know what the client changed, which needs its loaded values.</summary>
+    private void RequireOriginalValues()
+    {
+        if (!RecordsOriginalValues)
+        {
+            throw new InvalidOperationException(
+                $"{EntityDescription} uses the ChangingAndChangedNotifications tracking strategy, which does not record the "
+                + "values it was loaded with, so its conflict cannot be merged or saved over. Use "
+                + "ChangingAndChangedNotificationsWithOriginalValues (or snapshot tracking) for this entity type, or call "
+                + "KeepDatabaseValues.");
+        }
     }
 
     private void ApplyDatabaseValues(PropertyValues? database)
@@ -241,13 +284,24 @@ public sealed class RecordConflict
             return;
         }
 
-        Entry.OriginalValues.SetValues(database);
+        if (RecordsOriginalValues)
+        {
+            Entry.OriginalValues.SetValues(database);
+            Entry.CurrentValues.SetValues(database);
+            Entry.State = EntityState.Unchanged;
+            return;
+        }
+
+        // Without recorded originals EF cannot reject the changes in place: re-attach the entity with the database's
+        // values, which records them as the loaded ones.
+        Entry.State = EntityState.Detached;
         Entry.CurrentValues.SetValues(database);
         Entry.State = EntityState.Unchanged;
     }
 
     private void ApplyMerge(PropertyValues? database, Func<PropertyConflict, object?> resolve, bool clientWins)
     {
+        RequireOriginalValues();
         if (database is null)
         {
             throw new InvalidOperationException(

@@ -100,10 +100,14 @@ public static class ConcurrencyHttpContextExtensions
                     current);
             }
 
-            if (ifMatch.Any(tag => !tag.Equals(EntityTagHeaderValue.Any))
-                && VersionETag.TryGetVersion(entry, current, out var version))
+            // The version the client names (a match means it is the loaded one) is the version the save checks.
+            foreach (var tag in ifMatch)
             {
-                entry.ExpectVersion(version);
+                if (!tag.IsWeak && VersionETag.TryGetVersion(entry, tag.Tag.ToString(), out var version) && tag.Compare(new EntityTagHeaderValue(current), useStrongComparison: true))
+                {
+                    entry.ExpectVersion(version);
+                    break;
+                }
             }
         }
         else if (unsafeMethod && IsIfMatchRequired(httpContext))

@@ -199,7 +199,7 @@ internal sealed class VersionSaveChangesInterceptor(IDbContextOptions options) :
                 continue;
             }
 
-            if (lockable && state is EntityState.Modified or EntityState.Deleted && ObjectLockMetadata.Find(entry.Metadata) is { } lockMetadata)
+            if (lockable && state is (EntityState.Modified or EntityState.Deleted) && ObjectLockMetadata.Find(entry.Metadata) is { } lockMetadata)
             {
                 PrepareLockColumns(entry, lockMetadata);
                 (locks ??= []).Add((entry, lockMetadata));

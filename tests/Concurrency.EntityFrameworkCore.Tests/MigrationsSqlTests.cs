@@ -65,10 +65,10 @@ public sealed class MigrationsSqlTests
     [Test]
     public void Long_trigger_names_are_shortened_to_63_characters_stably()
     {
-        var name = Storage.Internal.VersionTriggerDialect.TriggerName(new string('t', 60), "Version");
+        var name = Storage.Internal.DatabaseDialect.TriggerName(new string('t', 60), "Version");
         Assert.That(name, Has.Length.EqualTo(63));
-        Assert.That(Storage.Internal.VersionTriggerDialect.TriggerName(new string('t', 60), "Version"), Is.EqualTo(name));
-        Assert.That(Storage.Internal.VersionTriggerDialect.TriggerName(new string('t', 60), "Version2"), Is.Not.EqualTo(name));
+        Assert.That(Storage.Internal.DatabaseDialect.TriggerName(new string('t', 60), "Version"), Is.EqualTo(name));
+        Assert.That(Storage.Internal.DatabaseDialect.TriggerName(new string('t', 60), "Version2"), Is.Not.EqualTo(name));
     }
 
     [Test]

@@ -97,7 +97,7 @@ public static class ConcurrencyDatabaseFacadeExtensions
     /// <summary>The shared core of create and drop: runs the dialect's statements for every trigger the model needs.</summary>
     private static async ValueTask<IReadOnlyList<VersionTriggerInfo>> ExecuteForEachAsync(
         DatabaseFacade database,
-        Func<VersionTriggerDialect, VersionTriggerInfo, IReadOnlyList<string>> statements,
+        Func<DatabaseDialect, VersionTriggerInfo, IReadOnlyList<string>> statements,
         bool async,
         CancellationToken cancellationToken)
     {
@@ -120,11 +120,11 @@ public static class ConcurrencyDatabaseFacadeExtensions
         return triggers;
     }
 
-    private static (IReadOnlyList<VersionTriggerInfo> Triggers, VersionTriggerDialect Dialect) Prepare(DatabaseFacade database)
+    private static (IReadOnlyList<VersionTriggerInfo> Triggers, DatabaseDialect Dialect) Prepare(DatabaseFacade database)
     {
         ArgumentNullException.ThrowIfNull(database);
         var context = database.GetService<ICurrentDbContext>().Context;
         var triggers = VersionTriggers.FromModel(context.Model);
-        return (triggers, VersionTriggerDialect.Require(database.ProviderName));
+        return (triggers, DatabaseDialect.RequireTriggers(database.ProviderName));
     }
 }

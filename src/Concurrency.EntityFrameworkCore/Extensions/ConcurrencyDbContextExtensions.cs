@@ -1,3 +1,5 @@
+using Concurrency.EntityFrameworkCore.Update.Internal;
+
 // ReSharper disable once CheckNamespace
 namespace Microsoft.EntityFrameworkCore;
 
@@ -15,7 +17,7 @@ public static class ConcurrencyDbContextExtensions
     public static bool IsChanged(this DbContext context, object entity)
     {
         var (entry, metadata) = Prepare(context, entity);
-        var expected = metadata.ExpectedVersion(entry.Property(metadata.Property).OriginalValue, entry.Property(metadata.Property).CurrentValue);
+        var expected = SaveSession.ExpectedVersion(entry, metadata);
         var values = entry.GetDatabaseValues();
         return values is null || metadata.ToLong(values[metadata.Property]) != expected;
     }
@@ -27,7 +29,7 @@ public static class ConcurrencyDbContextExtensions
     public static async Task<bool> IsChangedAsync(this DbContext context, object entity, CancellationToken cancellationToken = default)
     {
         var (entry, metadata) = Prepare(context, entity);
-        var expected = metadata.ExpectedVersion(entry.Property(metadata.Property).OriginalValue, entry.Property(metadata.Property).CurrentValue);
+        var expected = SaveSession.ExpectedVersion(entry, metadata);
         var values = await entry.GetDatabaseValuesAsync(cancellationToken).ConfigureAwait(false);
         return values is null || metadata.ToLong(values[metadata.Property]) != expected;
     }

@@ -22,7 +22,7 @@ public static class ConcurrencyMigrationBuilderExtensions
         ArgumentNullException.ThrowIfNull(migrationBuilder);
         ArgumentException.ThrowIfNullOrWhiteSpace(table);
         ArgumentException.ThrowIfNullOrWhiteSpace(column);
-        foreach (var sql in VersionTriggerDialect.Require(migrationBuilder.ActiveProvider).CreateTrigger(table, schema, column))
+        foreach (var sql in DatabaseDialect.RequireTriggers(migrationBuilder.ActiveProvider).CreateTrigger(table, schema, column))
         {
             migrationBuilder.Sql(sql);
         }
@@ -41,7 +41,7 @@ public static class ConcurrencyMigrationBuilderExtensions
         ArgumentNullException.ThrowIfNull(migrationBuilder);
         ArgumentException.ThrowIfNullOrWhiteSpace(table);
         ArgumentException.ThrowIfNullOrWhiteSpace(column);
-        foreach (var sql in VersionTriggerDialect.Require(migrationBuilder.ActiveProvider).DropTrigger(table, schema, column))
+        foreach (var sql in DatabaseDialect.RequireTriggers(migrationBuilder.ActiveProvider).DropTrigger(table, schema, column))
         {
             migrationBuilder.Sql(sql);
         }

@@ -4,7 +4,12 @@ using Concurrency.EntityFrameworkCore.Migrations.Internal;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata.Conventions.Infrastructure;
+using Concurrency.EntityFrameworkCore.Storage.Internal;
+using Concurrency.EntityFrameworkCore.Update.Internal;
+using Microsoft.EntityFrameworkCore.Migrations;
+using Microsoft.EntityFrameworkCore.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Concurrency.EntityFrameworkCore.Infrastructure.Internal;
 
@@ -43,10 +48,15 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
     {
         new EntityFrameworkServicesBuilder(services)
             .TryAdd<IConventionSetPlugin, ConcurrencyConventionSetPlugin>()
-            .TryAdd<IInterceptor, VersionSaveChangesInterceptor>()
+            .TryAdd<IInterceptor, ConcurrencySaveChangesInterceptor>()
+            .TryAdd<IInterceptor, LoadedVersionInterceptor>()
+            .TryAdd<IInterceptor, VersionTransactionInterceptor>()
             .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>();
 
-        VersionTriggerMigrationsSqlGenerator.Decorate(services);
+        services.TryAddSingleton(sp => DatabaseDialect.For(sp.GetRequiredService<IDatabaseProvider>().Name));
+        services.TryAddScoped<SaveSession>();
+        ServiceDecorator.Decorate<IMigrationsSqlGenerator, VersionTriggerMigrationsSqlGenerator>(services);
+        ServiceDecorator.Decorate<IDatabase, ConcurrencyDatabase>(services);
     }
 
     public void Validate(IDbContextOptions options)

@@ -12,14 +12,13 @@ namespace Concurrency.EntityFrameworkCore.Metadata.Conventions;
 ///     Core concurrency token, configures trigger versions as store-generated with a declared trigger (so SQLite does
 ///     not trust RETURNING for them), and arms the <see cref="VersionFieldGuard" />.
 /// </summary>
-internal sealed class VersionFieldFinalizingConvention(string? providerName) : IModelFinalizingConvention
+internal sealed class VersionFieldFinalizingConvention(string? providerName, DatabaseDialect dialect) : IModelFinalizingConvention
 {
     private const string SqliteUseSqlReturningClause = "Sqlite:UseSqlReturningClause";
 
     public void ProcessModelFinalizing(IConventionModelBuilder modelBuilder, IConventionContext<IConventionModelBuilder> context)
     {
-        var dialect = VersionTriggerDialect.For(providerName);
-        VersionFieldConfiguration.Validate(modelBuilder.Metadata, dialect is not null, providerName);
+        VersionFieldConfiguration.Validate(modelBuilder.Metadata, dialect.SupportsTriggers, providerName);
 
         foreach (var entityType in modelBuilder.Metadata.GetEntityTypes())
         {
@@ -40,11 +39,11 @@ internal sealed class VersionFieldFinalizingConvention(string? providerName) : I
                     builder.HasDefaultValue(property.ClrType == typeof(int) ? (object)1 : 1L);
                     builder.ValueGenerated(ValueGenerated.OnAddOrUpdate, fromDataAnnotation: true);
                     var table = StoreObjectIdentifier.Create(entityType, StoreObjectType.Table);
-                    if (table is not null && dialect is not null)
+                    if (table is not null && dialect.SupportsTriggers)
                     {
                         var column = property.GetColumnName(table.Value) ?? property.Name;
-                        entityType.Builder.HasTrigger(VersionTriggerDialect.TriggerName(table.Value.Name, column));
-                        if (providerName == VersionTriggerDialect.SqliteProviderName)
+                        entityType.Builder.HasTrigger(DatabaseDialect.TriggerName(table.Value.Name, column));
+                        if (dialect is SqliteDialect)
                         {
                             // SQLite's RETURNING does not see changes made by AFTER triggers: make EF read the new version
                             // with a SELECT instead (what SQLite's UseSqlReturningClause(false) sets, by name so this

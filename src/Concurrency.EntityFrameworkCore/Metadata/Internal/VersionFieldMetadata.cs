@@ -3,6 +3,7 @@ using System.Linq.Expressions;
 using System.Reflection;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace Concurrency.EntityFrameworkCore.Metadata.Internal;
@@ -69,15 +70,20 @@ internal sealed class VersionFieldMetadata
         };
 
     /// <summary>
-    ///     The version a save must find in the row: the loaded (original) value, unless the application wrote another
-    ///     value into the property, which then is the version its client expects (the disconnected pattern).
+    ///     The version after <paramref name="version" />. At the largest value the property's type can hold, the save is
+    ///     refused with a message naming the row and the fix, before anything is written: a version that wrapped around
+    ///     (or, on SQLite, no longer fits the property) would check nothing.
     /// </summary>
-    public long ExpectedVersion(object? originalValue, object? currentValue)
-    {
-        var original = ToLong(originalValue);
-        var current = ToLong(currentValue);
-        return current != original ? current : original;
-    }
+    public long Next(EntityEntry entry, long version)
+        => version < (IsInt32 ? int.MaxValue : long.MaxValue)
+            ? version + 1
+            : throw new InvalidOperationException(
+                $"{DescribeKey(p => entry.Property(p).OriginalValue)}: the version field '{EntityType.DisplayName()}.{Property.Name}'"
+                + $" has reached {version}, the largest value {(IsInt32 ? "an int" : "a long")} can hold, so it cannot be"
+                + " incremented; the save was refused and nothing was written."
+                + (IsInt32
+                    ? " Change the property to long (and the column to bigint with a migration), or reset the versions of such rows."
+                    : " Reset the version of that row with raw SQL while nobody edits it."));
 
     public object FromLong(long value)
         => IsInt32 ? (object)checked((int)value) : value;

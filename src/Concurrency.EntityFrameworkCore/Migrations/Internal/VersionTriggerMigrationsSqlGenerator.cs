@@ -20,46 +20,17 @@ namespace Concurrency.EntityFrameworkCore.Migrations.Internal;
 internal sealed class VersionTriggerMigrationsSqlGenerator(
     IMigrationsSqlGenerator inner,
     IRelationalCommandBuilderFactory commandBuilderFactory,
-    IDatabaseProvider provider,
+    DatabaseDialect dialect,
     ICurrentDbContext currentContext,
     IRelationalCommandDiagnosticsLogger logger) : IMigrationsSqlGenerator
 {
-    /// <summary>Replaces the provider's registration with this decorator around it. No-op when none is registered yet.</summary>
-    public static void Decorate(IServiceCollection services)
-    {
-        for (var i = services.Count - 1; i >= 0; i--)
-        {
-            var descriptor = services[i];
-            if (descriptor.ServiceType != typeof(IMigrationsSqlGenerator)
-                || descriptor.ImplementationType == typeof(VersionTriggerMigrationsSqlGenerator))
-            {
-                continue;
-            }
-
-            Func<IServiceProvider, IMigrationsSqlGenerator> createInner = descriptor switch
-            {
-                { ImplementationType: { } type } => sp => (IMigrationsSqlGenerator)ActivatorUtilities.CreateInstance(sp, type),
-                { ImplementationFactory: { } factory } => sp => (IMigrationsSqlGenerator)factory(sp),
-                { ImplementationInstance: IMigrationsSqlGenerator instance } => _ => instance,
-                _ => throw new InvalidOperationException("Unexpected registration of IMigrationsSqlGenerator."),
-            };
-
-            services[i] = new ServiceDescriptor(
-                typeof(IMigrationsSqlGenerator),
-                sp => ActivatorUtilities.CreateInstance<VersionTriggerMigrationsSqlGenerator>(sp, createInner(sp)),
-                descriptor.Lifetime);
-            return;
-        }
-    }
-
     public IReadOnlyList<MigrationCommand> Generate(
         IReadOnlyList<MigrationOperation> operations,
         IModel? model = null,
         MigrationsSqlGenerationOptions options = MigrationsSqlGenerationOptions.Default)
     {
         var commands = inner.Generate(operations, model, options);
-        var dialect = VersionTriggerDialect.For(provider.Name);
-        if (dialect is null)
+        if (!dialect.SupportsTriggers)
         {
             return commands;
         }

@@ -1,6 +1,8 @@
 using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Concurrency.EntityFrameworkCore.Update.Internal;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Concurrency.EntityFrameworkCore.Storage.Internal;
@@ -69,7 +71,7 @@ internal static class ObjectLockCommands
         {
             var connection = database.GetDbConnection();
             var transaction = database.CurrentTransaction?.GetDbTransaction();
-            var lockClause = VersionTriggerDialect.For(database.ProviderName)?.RowLockClause ?? string.Empty;
+            var lockClause = context.GetService<DatabaseDialect>().RowLockClause;
             var states = await ObjectLockStore.ReadAsync(connection, transaction, [(entry, metadata)], lockClause, async, cancellationToken)
                 .ConfigureAwait(false);
             var description = metadata.Describe(entry);
@@ -174,7 +176,7 @@ internal static class ObjectLockCommands
         if (VersionFieldMetadata.Find(entry.Metadata) is { } version && before is { } previous && after is { } next)
         {
             var property = entry.Property(version.Property);
-            if (version.ExpectedVersion(property.OriginalValue, property.CurrentValue) == previous)
+            if (SaveSession.ExpectedVersion(entry, version) == previous)
             {
                 property.OriginalValue = version.FromLong(next);
                 property.CurrentValue = version.FromLong(next);

@@ -5,7 +5,7 @@ using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Microsoft.EntityFrameworkCore.Metadata;
-using static Concurrency.EntityFrameworkCore.Storage.Internal.VersionTriggerDialect;
+using static Concurrency.EntityFrameworkCore.Storage.Internal.DatabaseDialect;
 
 namespace Concurrency.EntityFrameworkCore.Storage.Internal;
 

@@ -26,7 +26,7 @@ internal static class VersionTriggers
                     table.Value.Name,
                     table.Value.Schema,
                     column,
-                    VersionTriggerDialect.TriggerName(table.Value.Name, column)));
+                    DatabaseDialect.TriggerName(table.Value.Name, column)));
         }
 
         return result;

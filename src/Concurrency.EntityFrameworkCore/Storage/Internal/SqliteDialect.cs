@@ -1,0 +1,31 @@
+namespace Concurrency.EntityFrameworkCore.Storage.Internal;
+
+/// <summary>
+///     SQLite: no row locks (a transaction begun through EF is <c>BEGIN IMMEDIATE</c> and holds the database's write
+///     lock already). Triggers cannot change NEW, so an AFTER UPDATE trigger increments the row it fired for (recursive
+///     triggers are off by default, so its own UPDATE does not fire it again); EF reads the value back with a SELECT
+///     because the trigger is declared in the model.
+/// </summary>
+internal sealed class SqliteDialect : DatabaseDialect
+{
+    public static readonly SqliteDialect Instance = new();
+
+    public override string RowLockClause
+        => string.Empty;
+
+    public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)
+    {
+        var name = TriggerName(table, column);
+        return
+        [
+            $"CREATE TRIGGER IF NOT EXISTS {Quote(name)} AFTER UPDATE ON {Quote(table)} FOR EACH ROW BEGIN"
+            + $" UPDATE {Quote(table)} SET {Quote(column)} = OLD.{Quote(column)} + 1 WHERE rowid = NEW.rowid; END;",
+        ];
+    }
+
+    public override IReadOnlyList<string> DropTrigger(string table, string? schema, string column)
+        => [$"DROP TRIGGER IF EXISTS {Quote(TriggerName(table, column))};"];
+
+    public override string ListTriggers()
+        => "SELECT name AS \"Value\" FROM sqlite_master WHERE type = 'trigger'";
+}

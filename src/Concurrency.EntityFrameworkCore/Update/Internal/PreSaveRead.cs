@@ -1,0 +1,120 @@
+using Concurrency.EntityFrameworkCore.Metadata.Internal;
+using Concurrency.EntityFrameworkCore.Storage.Internal;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Metadata;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Concurrency.EntityFrameworkCore.Update.Internal;
+
+/// <summary>The rows a save must read under a row lock before EF writes, collected by <see cref="VersionPreparer" />.</summary>
+internal sealed class PreSaveReads
+{
+    /// <summary>Versioned entries inside <see cref="DisableConcurrency" />: their current versions are read.</summary>
+    public List<(EntityEntry Entry, VersionFieldMetadata Metadata)> Disabled { get; } = [];
+
+    /// <summary>Lockable entries being updated or deleted: their lock state is read.</summary>
+    public List<(EntityEntry Entry, ObjectLockMetadata Metadata)> Locks { get; } = [];
+}
+
+/// <summary>
+///     Reads what must be checked before EF writes, under a row lock, in the transaction the save runs in: for lockable
+///     entities being updated or deleted, their lock state (so a lock taken after the entity was loaded is honoured and
+///     cannot be taken between this check and the write); inside <see cref="DisableConcurrency" />, the rows' current
+///     versions (so the save wins and the version still goes up by one).
+/// </summary>
+/// <remarks>
+///     Rows are locked in one order for every save, table then primary key (lock states first, then versions), so two
+///     saves of the same rows tracked in different orders wait for each other instead of deadlocking.
+/// </remarks>
+internal static class PreSaveRead
+{
+    public static async ValueTask ReadAsync(
+        DbContext context,
+        SaveSession session,
+        PreSaveReads reads,
+        DatabaseDialect dialect,
+        bool async,
+        CancellationToken cancellationToken)
+    {
+        var database = context.Database;
+        if (async)
+        {
+            await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            database.OpenConnection();
+        }
+
+        try
+        {
+            var connection = database.GetDbConnection();
+            var transaction = database.CurrentTransaction?.GetDbTransaction();
+            if (reads.Locks.Count > 0)
+            {
+                reads.Locks.Sort((a, b) => RowOrder.Compare(a.Metadata.Table, a.Metadata.KeyProperties, a.Entry, b.Metadata.Table, b.Metadata.KeyProperties, b.Entry));
+                var states = await ObjectLockStore.ReadAsync(connection, transaction, reads.Locks, dialect.RowLockClause, async, cancellationToken)
+                    .ConfigureAwait(false);
+                ObjectLockCheck.Check(reads.Locks, states);
+            }
+
+            if (reads.Disabled.Count > 0)
+            {
+                reads.Disabled.Sort((a, b) => RowOrder.Compare(VersionTable(a.Metadata), a.Metadata.KeyProperties, a.Entry, VersionTable(b.Metadata), b.Metadata.KeyProperties, b.Entry));
+                var versions = await VersionQuery.ReadAsync(connection, transaction, reads.Disabled, dialect.RowLockClause, async, cancellationToken)
+                    .ConfigureAwait(false);
+                for (var i = 0; i < reads.Disabled.Count; i++)
+                {
+                    // A row that is gone keeps the loaded version, so the save fails with WasDeleted = true instead of
+                    // silently doing nothing.
+                    if (versions[i] is { } version)
+                    {
+                        var (entry, metadata) = reads.Disabled[i];
+                        VersionPreparer.Apply(session, entry, metadata, entry.Property(metadata.Property), version);
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (async)
+            {
+                await database.CloseConnectionAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                database.CloseConnection();
+            }
+        }
+    }
+
+    private static StoreObjectIdentifier VersionTable(VersionFieldMetadata metadata)
+        => StoreObjectIdentifier.Create((IEntityType)metadata.Property.DeclaringType, StoreObjectType.Table) ?? default;
+}
+
+/// <summary>The one order in which rows are locked: schema, table, then primary key values.</summary>
+internal static class RowOrder
+{
+    public static int Compare(
+        StoreObjectIdentifier tableA,
+        IProperty[] keysA,
+        EntityEntry entryA,
+        StoreObjectIdentifier tableB,
+        IProperty[] keysB,
+        EntityEntry entryB)
+    {
+        var result = string.CompareOrdinal(tableA.Schema, tableB.Schema);
+        if (result == 0)
+        {
+            result = string.CompareOrdinal(tableA.Name, tableB.Name);
+        }
+
+        for (var i = 0; result == 0 && i < keysA.Length && i < keysB.Length; i++)
+        {
+            result = System.Collections.StructuralComparisons.StructuralComparer.Compare(entryA.Property(keysA[i]).OriginalValue, entryB.Property(keysB[i]).OriginalValue);
+        }
+
+        return result;
+    }
+}

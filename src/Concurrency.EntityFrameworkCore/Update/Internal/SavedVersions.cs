@@ -1,0 +1,33 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace Concurrency.EntityFrameworkCore.Update.Internal;
+
+/// <summary>What a successful save leaves to remember about the versions it wrote.</summary>
+internal static class SavedVersions
+{
+    /// <summary>
+    ///     Remembers bumps EF did not accept (<c>SaveChanges(false)</c>: the entity still shows the bumped version as a
+    ///     pending change, and saving it again must still expect the old one), and versions written inside the
+    ///     application's transaction, which a rollback must restore.
+    /// </summary>
+    public static void Remember(DbContext context, SaveSession session)
+    {
+        foreach (var change in session.Changes.Items)
+        {
+            var property = change.Property;
+            if (property.Metadata == change.Metadata.Property && property.EntityEntry.State == EntityState.Modified)
+            {
+                session.Loaded.RecordUnacceptedBump(
+                    property.EntityEntry.Entity,
+                    change.Metadata.ToLong(property.OriginalValue),
+                    change.Metadata.ToLong(property.CurrentValue));
+            }
+        }
+
+        if (context.Database.CurrentTransaction?.GetDbTransaction() is { } transaction)
+        {
+            session.Transactions.Saved(transaction, session.Changes.Items);
+        }
+    }
+}

@@ -31,7 +31,7 @@ public sealed class DisableConcurrency : IDisposable
 
     private readonly DisableConcurrency? _parent;
     private readonly Type[]? _entityTypes;
-    private bool _disposed;
+    private volatile bool _disposed;
 
     /// <summary>Switches version checks off for every entity type until this scope is disposed.</summary>
     public DisableConcurrency()
@@ -67,8 +67,25 @@ public sealed class DisableConcurrency : IDisposable
     }
 
     /// <summary>Whether any scope is active in the current async flow.</summary>
+    /// <remarks>
+    ///     A scope disposed elsewhere (on another thread, or by the flow that created it while a child task still runs)
+    ///     no longer counts, exactly as for <see cref="IsDisabledFor" />.
+    /// </remarks>
     public static bool IsActive
-        => Current.Value is not null;
+    {
+        get
+        {
+            for (var scope = Current.Value; scope is not null; scope = scope._parent)
+            {
+                if (!scope._disposed)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
 
     /// <summary>Whether version checks are switched off for <paramref name="entityType" /> in the current async flow.</summary>
     /// <param name="entityType">An entity CLR type.</param>

@@ -32,6 +32,7 @@ public static class ConcurrencyEntityEntryExtensions
     /// <returns>The same entry, for chaining.</returns>
     /// <exception cref="InvalidOperationException">The entity type has no version field.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The version is negative or does not fit the property's type.</exception>
+    /// <exception cref="InvalidOperationException">The entity is being added (an insert has no row to check against).</exception>
     public static EntityEntry ExpectVersion(this EntityEntry entry, long version)
     {
         var metadata = Require(entry);
@@ -41,6 +42,14 @@ public static class ConcurrencyEntityEntryExtensions
                 nameof(version),
                 version,
                 $"'{entry.Metadata.DisplayName()}.{metadata.Property.Name}' cannot hold version {version}.");
+        }
+
+        if (entry.State == EntityState.Added)
+        {
+            throw new InvalidOperationException(
+                $"'{entry.Metadata.DisplayName()}' is being added, so there is no row whose version could be checked:"
+                + " ExpectVersion applies to updates and deletes of existing rows. To insert with a given version (an import),"
+                + $" set the '{metadata.Property.Name}' property itself.");
         }
 
         var property = entry.Property(metadata.Property);

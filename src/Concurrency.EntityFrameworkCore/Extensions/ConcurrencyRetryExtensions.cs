@@ -17,7 +17,8 @@ public static class ConcurrencyRetryExtensions
 
     /// <summary>
     ///     Runs <paramref name="unitOfWork" />, and when it throws a concurrency conflict (<see cref="RecordModifiedException" />
-    ///     or any other <see cref="DbUpdateConcurrencyException" />), clears the change tracker, waits a short random
+    ///     or any other <see cref="DbUpdateConcurrencyException" />) or a deadlock or serialization failure (SQLSTATE 40P01
+    ///     or 40001, as the exception or inside it), clears the change tracker, waits a short random
     ///     back-off and runs it again, up to <paramref name="maxAttempts" /> times in all.
     /// </summary>
     /// <remarks>
@@ -69,7 +70,7 @@ public static class ConcurrencyRetryExtensions
             {
                 return await unitOfWork(cancellationToken).ConfigureAwait(false);
             }
-            catch (DbUpdateConcurrencyException) when (attempt < maxAttempts)
+            catch (Exception exception) when (attempt < maxAttempts && IsRetryable(exception))
             {
                 context.ChangeTracker.Clear();
                 await Task.Delay(Backoff(attempt), cancellationToken).ConfigureAwait(false);
@@ -79,7 +80,8 @@ public static class ConcurrencyRetryExtensions
 
     /// <summary>
     ///     Runs <paramref name="unitOfWork" />, and when it throws a concurrency conflict (<see cref="RecordModifiedException" />
-    ///     or any other <see cref="DbUpdateConcurrencyException" />), clears the change tracker, waits a short random
+    ///     or any other <see cref="DbUpdateConcurrencyException" />) or a deadlock or serialization failure (SQLSTATE 40P01
+    ///     or 40001, as the exception or inside it), clears the change tracker, waits a short random
     ///     back-off and runs it again, up to <paramref name="maxAttempts" /> times in all.
     /// </summary>
     /// <remarks>
@@ -115,12 +117,31 @@ public static class ConcurrencyRetryExtensions
             {
                 return unitOfWork();
             }
-            catch (DbUpdateConcurrencyException) when (attempt < maxAttempts)
+            catch (Exception exception) when (attempt < maxAttempts && IsRetryable(exception))
             {
                 context.ChangeTracker.Clear();
                 Thread.Sleep(Backoff(attempt));
             }
         }
+    }
+
+    /// <summary>
+    ///     What a re-run can cure: a concurrency conflict (<see cref="DbUpdateConcurrencyException" />, including
+    ///     <see cref="RecordModifiedException" />), or a database error that aborted the transaction because of another one,
+    ///     anywhere in the exception's inner chain: a deadlock (SQLSTATE 40P01) or a serialization failure (40001).
+    /// </summary>
+    internal static bool IsRetryable(Exception exception)
+    {
+        for (Exception? e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is DbUpdateConcurrencyException
+                || (e is System.Data.Common.DbException { SqlState: "40P01" or "40001" }))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static void Validate(DbContext context, object unitOfWork, int maxAttempts)

@@ -38,6 +38,9 @@ internal sealed class VersionFieldFinalizingConvention(string? providerName, Dat
                     // convention returns; data-annotation precedence keeps OnAddOrUpdate (explicit fluent config still wins).
                     builder.HasDefaultValue(property.ClrType == typeof(int) ? (object)1 : 1L);
                     builder.ValueGenerated(ValueGenerated.OnAddOrUpdate, fromDataAnnotation: true);
+                    // Keep a positive version set by the application on insert (an import), like [VersionField] does; an
+                    // unset one (0) is left to the column's default of 1. Updates stay the trigger's.
+                    builder.BeforeSave(PropertySaveBehavior.Save, fromDataAnnotation: true);
                     var table = StoreObjectIdentifier.Create(entityType, StoreObjectType.Table);
                     if (table is not null && dialect.SupportsTriggers)
                     {

@@ -74,6 +74,14 @@ internal static class VersionFieldConfiguration
                         + " other types.");
                 }
 
+                if (property.GetValueConverter() is { } converter)
+                {
+                    throw new InvalidOperationException(
+                        $"The version field {where} has a value converter (to '{converter.ProviderClrType.Name}'), but versions are"
+                        + " compared and incremented in SQL (version = version + 1), which needs an integer column. Remove the"
+                        + " HasConversion(...) call (or the converter convention) from this property.");
+                }
+
                 var check = GetCheckFields(property);
                 var ignore = GetIgnoreFields(property);
                 if (kind != VersionFieldKind.Conditional && (check is not null || ignore is not null))

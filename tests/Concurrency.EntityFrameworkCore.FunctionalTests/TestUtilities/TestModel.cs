@@ -113,6 +113,28 @@ public class Note
     public string Text { get; set; } = "";
 }
 
+/// <summary>An aggregate with owned collection elements in their own table.</summary>
+public class Order
+{
+    public int Id { get; set; }
+
+    public string Note { get; set; } = "";
+
+    public List<OrderLine> Lines { get; set; } = [];
+
+    [VersionField]
+    public long Version { get; set; }
+}
+
+public class OrderLine
+{
+    public int Id { get; set; }
+
+    public string Product { get; set; } = "";
+
+    public int Quantity { get; set; }
+}
+
 public class VersionedContext(DbContextOptions options) : DbContext(options)
 {
     public DbSet<Article> Articles => Set<Article>();
@@ -137,11 +159,14 @@ public class VersionedContext(DbContextOptions options) : DbContext(options)
 
     public DbSet<Note> Notes => Set<Note>();
 
+    public DbSet<Order> Orders => Set<Order>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Vehicle>().UseTptMappingStrategy();
         modelBuilder.Entity<Tag>().HasVersionField("Version");
         modelBuilder.Entity<Customer>().OwnsOne(c => c.Address);
+        modelBuilder.Entity<Order>().OwnsMany(o => o.Lines, line => line.HasKey("Id"));
         modelBuilder.UseVersioning();
     }
 }

@@ -49,7 +49,6 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
         new EntityFrameworkServicesBuilder(services)
             .TryAdd<IConventionSetPlugin, ConcurrencyConventionSetPlugin>()
             .TryAdd<IInterceptor, ConcurrencySaveChangesInterceptor>()
-            .TryAdd<IInterceptor, LoadedVersionInterceptor>()
             .TryAdd<IInterceptor, VersionTransactionInterceptor>()
             .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>();
 

@@ -74,10 +74,11 @@ internal static class VersionFieldConfiguration
                         + " other types.");
                 }
 
-                if (property.GetValueConverter() is { } converter)
+                if ((property.GetValueConverter()?.ProviderClrType ?? property.GetProviderClrType()) is { } providerType
+                    && providerType != property.ClrType)
                 {
                     throw new InvalidOperationException(
-                        $"The version field {where} has a value converter (to '{converter.ProviderClrType.Name}'), but versions are"
+                        $"The version field {where} has a value converter (to '{providerType.Name}'), but versions are"
                         + " compared and incremented in SQL (version = version + 1), which needs an integer column. Remove the"
                         + " HasConversion(...) call (or the converter convention) from this property.");
                 }

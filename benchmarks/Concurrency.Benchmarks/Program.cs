@@ -5,7 +5,7 @@
 //   add --bdn-only to a BenchmarkDotNet run to skip the interleaved report afterwards
 using BenchmarkDotNet.Running;
 using Concurrency.Benchmarks;
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+using Concurrency.TestSupport;
 
 // Start (or reach) PostgreSQL once; BenchmarkDotNet's child processes inherit the connection string.
 Environment.SetEnvironmentVariable(PostgresServer.EnvironmentVariable, PostgresServer.ConnectionString);

@@ -1,4 +1,3 @@
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;

@@ -12,11 +12,21 @@ public static class DockerProbe
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(2);
 
+    /// <summary>Whether the engine that DOCKER_HOST names, or else one on the usual sockets, answers within two seconds.</summary>
     public static bool Answers()
+        => Answers(Environment.GetEnvironmentVariable("DOCKER_HOST"), Environment.GetEnvironmentVariable("DOCKER_TLS_VERIFY") is { Length: > 0 });
+
+    /// <summary>Whether the engine at <paramref name="dockerHost" /> (unix:// or tcp://; null: the usual sockets) answers.</summary>
+    /// <param name="dockerHost">A DOCKER_HOST value, or null.</param>
+    /// <param name="tls">
+    ///     The engine speaks TLS (DOCKER_TLS_VERIFY): then accepting the connection counts as answering, since the probe does not
+    ///     carry the client certificate.
+    /// </param>
+    public static bool Answers(string? dockerHost, bool tls)
     {
-        foreach (var endpoint in Endpoints())
+        foreach (var endpoint in Endpoints(dockerHost))
         {
-            if (Ping(endpoint))
+            if (Ping(endpoint, tls))
             {
                 return true;
             }
@@ -25,9 +35,8 @@ public static class DockerProbe
         return false;
     }
 
-    private static IEnumerable<EndPoint> Endpoints()
+    private static IEnumerable<EndPoint> Endpoints(string? dockerHost)
     {
-        var dockerHost = Environment.GetEnvironmentVariable("DOCKER_HOST");
         if (!string.IsNullOrWhiteSpace(dockerHost))
         {
             // An engine named explicitly is the only one Docker's clients would use.
@@ -37,7 +46,7 @@ public static class DockerProbe
                 {
                     yield return new UnixDomainSocketEndPoint(uri.AbsolutePath);
                 }
-                else if (uri.Scheme == "tcp" && Environment.GetEnvironmentVariable("DOCKER_TLS_VERIFY") is not { Length: > 0 })
+                else if (uri.Scheme == "tcp")
                 {
                     yield return new DnsEndPoint(uri.Host, uri.Port > 0 ? uri.Port : 2375);
                 }
@@ -68,12 +77,12 @@ public static class DockerProbe
         }
     }
 
-    private static bool Ping(EndPoint endpoint)
+    private static bool Ping(EndPoint endpoint, bool tls)
     {
         using var timeout = new CancellationTokenSource(Timeout);
         try
         {
-            return PingAsync(endpoint, timeout.Token).GetAwaiter().GetResult();
+            return PingAsync(endpoint, tls, timeout.Token).GetAwaiter().GetResult();
         }
         catch (Exception exception) when (exception is SocketException or IOException or OperationCanceledException)
         {
@@ -81,12 +90,17 @@ public static class DockerProbe
         }
     }
 
-    private static async Task<bool> PingAsync(EndPoint endpoint, CancellationToken cancellationToken)
+    private static async Task<bool> PingAsync(EndPoint endpoint, bool tls, CancellationToken cancellationToken)
     {
         using var socket = endpoint is UnixDomainSocketEndPoint
             ? new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified)
             : new Socket(SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(endpoint, cancellationToken).ConfigureAwait(false);
+        if (tls)
+        {
+            return true;
+        }
+
         await socket.SendAsync(Encoding.ASCII.GetBytes("GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n"), cancellationToken).ConfigureAwait(false);
         var buffer = new byte[64];
         var read = await socket.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);

@@ -1,3 +1,5 @@
+using Microsoft.EntityFrameworkCore;
+
 namespace Concurrency.TestSupport;
 
 /// <summary>
@@ -34,4 +36,18 @@ public abstract class DatabasePerFixture(Provider provider)
     [OneTimeTearDown]
     public void DropDatabase()
         => _database?.Dispose();
+
+    /// <summary>Adds <paramref name="entity" /> with <paramref name="context" />, saves, disposes the context and returns the entity.</summary>
+    protected static async Task<T> SaveNew<T>(DbContext context, T entity)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        await using (context)
+        {
+            context.Add(entity);
+            await context.SaveChangesAsync();
+        }
+
+        return entity;
+    }
 }

@@ -45,14 +45,9 @@ public abstract class WebTestBase(Provider provider) : DatabasePerFixture(provid
         return new WebContext(builder.UseConcurrency().Options);
     }
 
-    protected async Task<T> Seed<T>(T entity)
+    protected Task<T> Seed<T>(T entity)
         where T : class
-    {
-        await using var context = CreateContext();
-        context.Add(entity);
-        await context.SaveChangesAsync();
-        return entity;
-    }
+        => SaveNew(CreateContext(), entity);
 
     protected async Task<Doc> StoredDoc(int id)
     {

@@ -35,14 +35,9 @@ public abstract class DatabaseTestBase(Provider provider) : DatabasePerFixture(p
     protected int ExecuteRaw(string sql)
         => Database.Execute(sql);
 
-    protected async Task<T> Add<T>(T entity)
+    protected Task<T> Add<T>(T entity)
         where T : class
-    {
-        await using var context = CreateContext();
-        context.Add(entity);
-        await context.SaveChangesAsync();
-        return entity;
-    }
+        => SaveNew(CreateContext(), entity);
 
     protected static Task<int> Save(DbContext context, bool async)
         => async ? context.SaveChangesAsync() : Task.FromResult(context.SaveChanges());

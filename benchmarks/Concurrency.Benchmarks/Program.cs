@@ -9,6 +9,7 @@ using Concurrency.TestSupport;
 
 // Start (or reach) PostgreSQL once; BenchmarkDotNet's child processes inherit the connection string.
 Environment.SetEnvironmentVariable(PostgresServer.EnvironmentVariable, PostgresServer.ConnectionString);
+Console.WriteLine($"PostgreSQL: {PostgresServer.Description}.");
 try
 {
     var quick = args.Contains("--quick");

@@ -24,6 +24,10 @@ public static class PostgresServer
     public static string ConnectionString
         => Instance.Value.ConnectionString;
 
+    /// <summary>Which source is used (see <see cref="PostgresSource.Describe" />), for a log outside NUnit.</summary>
+    public static string Description
+        => Instance.Value.Description;
+
     /// <summary>Creates a new, empty database and returns its connection string.</summary>
     public static string CreateDatabase(string prefix)
     {
@@ -63,13 +67,17 @@ public static class PostgresServer
     private static Server Start()
     {
         var source = PostgresSource.Choose(Environment.GetEnvironmentVariable(EnvironmentVariable), DockerProbe.Answers, FindBinDirectory);
+
+        // Shown by `dotnet test` at normal verbosity; outside a test run NUnit drops it, so the benchmarks print Description.
         TestContext.Progress.WriteLine($"PostgreSQL for the tests: {source.Describe()}.");
-        return source.Kind switch
+        var server = source.Kind switch
         {
             PostgresSourceKind.EnvironmentVariable => new Server(source.ConnectionString!, null),
             PostgresSourceKind.Testcontainers => StartContainer(),
             _ => StartCluster(source.BinDirectory!),
         };
+        server.Description = source.Describe();
+        return server;
     }
 
     /// <summary>The same settings as the local cluster: durability off (a throwaway database), connections for parallel fixtures.</summary>
@@ -208,6 +216,8 @@ public static class PostgresServer
     private sealed class Server(string connectionString, Action? stop) : IDisposable
     {
         public string ConnectionString { get; } = connectionString;
+
+        public string Description { get; set; } = "";
 
         public void Dispose()
         {

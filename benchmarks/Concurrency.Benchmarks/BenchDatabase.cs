@@ -1,6 +1,5 @@
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+using Concurrency.TestSupport;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 
 namespace Concurrency.Benchmarks;
 
@@ -17,9 +16,10 @@ public sealed class BenchDatabase : IDisposable
 
     private static readonly string[] Unversioned = ["plain_rows", "xmin_rows", "bulk_plain_rows", "delete_plain_rows"];
 
+    private readonly TestDatabase _database = TestDatabase.Create(Provider.Postgres, "bench");
+
     public BenchDatabase()
     {
-        ConnectionString = PostgresServer.CreateDatabase("bench");
         WithConcurrency = new DbContextOptionsBuilder<BenchContext>().UseNpgsql(ConnectionString).UseConcurrency().Options;
         WithConcurrencyNoBump = new DbContextOptionsBuilder<BenchContext>()
             .UseNpgsql(ConnectionString)
@@ -44,7 +44,8 @@ public sealed class BenchDatabase : IDisposable
         Execute("VACUUM ANALYZE");
     }
 
-    public string ConnectionString { get; }
+    public string ConnectionString
+        => _database.ConnectionString;
 
     /// <summary>The library on.</summary>
     public DbContextOptions<BenchContext> WithConcurrency { get; }
@@ -60,13 +61,8 @@ public sealed class BenchDatabase : IDisposable
         => Execute("VACUUM");
 
     public int Execute(string sql)
-    {
-        using var connection = new NpgsqlConnection(ConnectionString);
-        connection.Open();
-        using var command = new NpgsqlCommand(sql, connection);
-        return command.ExecuteNonQuery();
-    }
+        => _database.Execute(sql);
 
     public void Dispose()
-        => PostgresServer.DropDatabase(ConnectionString);
+        => _database.Dispose();
 }

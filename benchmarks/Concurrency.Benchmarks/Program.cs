@@ -5,10 +5,11 @@
 //   add --bdn-only to a BenchmarkDotNet run to skip the interleaved report afterwards
 using BenchmarkDotNet.Running;
 using Concurrency.Benchmarks;
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+using Concurrency.TestSupport;
 
 // Start (or reach) PostgreSQL once; BenchmarkDotNet's child processes inherit the connection string.
 Environment.SetEnvironmentVariable(PostgresServer.EnvironmentVariable, PostgresServer.ConnectionString);
+Console.WriteLine($"PostgreSQL: {PostgresServer.Description}.");
 try
 {
     var quick = args.Contains("--quick");

@@ -1,8 +1,6 @@
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
-
 namespace Concurrency.AspNetCore.FunctionalTests;
 
-/// <summary>Stops the throwaway PostgreSQL cluster (if the run started one) after every test of this assembly.</summary>
+/// <summary>Stops the throwaway PostgreSQL (cluster or container, if the run started one) after every test of this assembly.</summary>
 [SetUpFixture]
 public sealed class PostgresLifetime
 {

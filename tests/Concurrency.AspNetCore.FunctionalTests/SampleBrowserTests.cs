@@ -1,4 +1,3 @@
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -42,12 +41,13 @@ public sealed class SampleBrowserTests
     {
         var browser = Environment.GetEnvironmentVariable("CONCURRENCY_TEST_CHROMIUM") ?? "/usr/bin/chromium";
         var driver = Environment.GetEnvironmentVariable("CONCURRENCY_TEST_CHROMEDRIVER") ?? "/usr/bin/chromedriver";
-        if (!File.Exists(browser) || !File.Exists(driver))
-        {
-            Assert.Fail(
-                $"Headless Chromium is needed for this test: '{browser}' and '{driver}' were not found. Install them with "
-                + "'apt-get install -y chromium chromium-driver' (.ci/run does), or set CONCURRENCY_TEST_CHROMIUM and CONCURRENCY_TEST_CHROMEDRIVER.");
-        }
+        ExternalProgram.Require(
+            "Headless Chromium",
+            "apt-get install -y chromium chromium-driver",
+            "CONCURRENCY_REQUIRE_CHROMIUM",
+            "set CONCURRENCY_TEST_CHROMIUM and CONCURRENCY_TEST_CHROMEDRIVER",
+            browser,
+            driver);
 
         var service = ChromeDriverService.CreateDefaultService(Path.GetDirectoryName(driver)!, Path.GetFileName(driver));
         service.SuppressInitialDiagnosticInformation = true;

@@ -1,47 +1,24 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace Concurrency.AspNetCore.FunctionalTests.TestUtilities;
 
-public enum Provider
-{
-    Sqlite,
-    Postgres,
-}
-
 /// <summary>Runs every test of a derived class against the test app on real Kestrel, backed by SQLite and by PostgreSQL.</summary>
-[TestFixture(Provider.Sqlite)]
-[TestFixture(Provider.Postgres)]
-[Parallelizable(ParallelScope.Fixtures)]
-public abstract class WebTestBase(Provider provider)
+public abstract class WebTestBase(Provider provider) : DatabasePerFixture(provider)
 {
-    private string _connectionString = null!;
-    private string? _sqliteFile;
-
-    protected Provider Provider { get; } = provider;
-
     protected TestApp App { get; private set; } = null!;
 
     protected HttpClient Client
         => App.Client;
 
+    protected override string DatabaseName
+        => "web" + GetType().Name;
+
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        if (Provider == Provider.Postgres)
-        {
-            _connectionString = PostgresServer.CreateDatabase("web" + GetType().Name);
-        }
-        else
-        {
-            _sqliteFile = Path.Combine(Path.GetTempPath(), $"concurrency-web-{GetType().Name}-{Guid.NewGuid():N}.db");
-            _connectionString = new SqliteConnectionStringBuilder { DataSource = _sqliteFile, DefaultTimeout = 60 }.ToString();
-        }
-
         await using (var context = CreateContext())
         {
             await context.Database.EnsureCreatedAsync();
@@ -52,34 +29,14 @@ public abstract class WebTestBase(Provider provider)
 
     [OneTimeTearDown]
     public async Task StopAsync()
-    {
-        await App.DisposeAsync();
-        if (Provider == Provider.Postgres)
-        {
-            PostgresServer.DropDatabase(_connectionString);
-        }
-        else if (_sqliteFile is not null)
-        {
-            SqliteConnection.ClearAllPools();
-            File.Delete(_sqliteFile);
-        }
-    }
+        => await App.DisposeAsync();
 
     protected virtual void ConfigureHttp(ConcurrencyHttpOptions options)
     {
     }
 
     protected void Configure(DbContextOptionsBuilder builder)
-    {
-        if (Provider == Provider.Postgres)
-        {
-            builder.UseNpgsql(_connectionString);
-        }
-        else
-        {
-            builder.UseSqlite(_connectionString);
-        }
-    }
+        => Database.Configure(builder);
 
     protected WebContext CreateContext()
     {
@@ -88,14 +45,9 @@ public abstract class WebTestBase(Provider provider)
         return new WebContext(builder.UseConcurrency().Options);
     }
 
-    protected async Task<T> Seed<T>(T entity)
+    protected Task<T> Seed<T>(T entity)
         where T : class
-    {
-        await using var context = CreateContext();
-        context.Add(entity);
-        await context.SaveChangesAsync();
-        return entity;
-    }
+        => SaveNew(CreateContext(), entity);
 
     protected async Task<Doc> StoredDoc(int id)
     {

@@ -1,67 +1,21 @@
 using System.Data.Common;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
-using Npgsql;
 
 namespace Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
 
-public enum Provider
-{
-    Sqlite,
-    Postgres,
-}
-
 /// <summary>Runs every test of a derived class against a real SQLite file database and a real PostgreSQL database.</summary>
-[TestFixture(Provider.Sqlite)]
-[TestFixture(Provider.Postgres)]
-[Parallelizable(ParallelScope.Fixtures)]
-public abstract class DatabaseTestBase(Provider provider)
+public abstract class DatabaseTestBase(Provider provider) : DatabasePerFixture(provider)
 {
-    private string _connectionString = null!;
-    private string? _sqliteFile;
-
-    protected Provider Provider { get; } = provider;
-
-    protected bool IsPostgres
-        => Provider == Provider.Postgres;
-
     [OneTimeSetUp]
-    public void CreateDatabase()
+    public void CreateSchema()
     {
-        if (IsPostgres)
-        {
-            _connectionString = PostgresServer.CreateDatabase(GetType().Name);
-        }
-        else
-        {
-            _sqliteFile = Path.Combine(Path.GetTempPath(), $"concurrency-{GetType().Name}-{Guid.NewGuid():N}.db");
-            _connectionString = new SqliteConnectionStringBuilder { DataSource = _sqliteFile, DefaultTimeout = 60 }.ToString();
-        }
-
         using var context = CreateContext();
         context.Database.EnsureCreated();
     }
 
-    [OneTimeTearDown]
-    public void DropDatabase()
-    {
-        if (IsPostgres)
-        {
-            PostgresServer.DropDatabase(_connectionString);
-        }
-        else if (_sqliteFile is not null)
-        {
-            SqliteConnection.ClearAllPools();
-            File.Delete(_sqliteFile);
-        }
-    }
-
-    protected string ConnectionString
-        => _connectionString;
-
     protected DbContextOptionsBuilder<VersionedContext> Configure(DbContextOptionsBuilder<VersionedContext> builder)
-        => IsPostgres ? builder.UseNpgsql(_connectionString) : builder.UseSqlite(_connectionString);
+        => Database.Configure(builder);
 
     protected VersionedContext CreateContext(params IInterceptor[] interceptors)
     {
@@ -75,29 +29,15 @@ public abstract class DatabaseTestBase(Provider provider)
     }
 
     protected DbConnection OpenRawConnection()
-    {
-        DbConnection connection = IsPostgres ? new NpgsqlConnection(_connectionString) : new SqliteConnection(_connectionString);
-        connection.Open();
-        return connection;
-    }
+        => Database.OpenConnection();
 
     /// <summary>Runs raw SQL on its own connection, as another client (psql, another service) would.</summary>
     protected int ExecuteRaw(string sql)
-    {
-        using var connection = OpenRawConnection();
-        using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        return command.ExecuteNonQuery();
-    }
+        => Database.Execute(sql);
 
-    protected async Task<T> Add<T>(T entity)
+    protected Task<T> Add<T>(T entity)
         where T : class
-    {
-        await using var context = CreateContext();
-        context.Add(entity);
-        await context.SaveChangesAsync();
-        return entity;
-    }
+        => SaveNew(CreateContext(), entity);
 
     protected static Task<int> Save(DbContext context, bool async)
         => async ? context.SaveChangesAsync() : Task.FromResult(context.SaveChanges());

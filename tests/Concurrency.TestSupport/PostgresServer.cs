@@ -2,17 +2,20 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Npgsql;
+using Testcontainers.PostgreSql;
 
-namespace Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+namespace Concurrency.TestSupport;
 
 /// <summary>
-///     A real PostgreSQL for the tests: the server named by CONCURRENCY_TEST_POSTGRES, or else a throwaway cluster started
-///     from the installed server binaries (initdb + pg_ctl, data in a temp folder, a free port on 127.0.0.1, fsync off),
-///     run as the 'postgres' OS user when the tests run as root, and stopped when the run ends.
+///     A real PostgreSQL for the tests and benchmarks, from the first source available (see <see cref="PostgresSource.Choose" />):
+///     the server named by CONCURRENCY_TEST_POSTGRES; a throwaway container (Testcontainers) when a Docker engine answers;
+///     or a throwaway cluster started from the installed server binaries (initdb + pg_ctl, data in a temp folder, a free
+///     port on 127.0.0.1, fsync off), run as the 'postgres' OS user when the tests run as root. What it started is stopped
+///     by <see cref="StopIfStarted" /> when the run ends.
 /// </summary>
-internal static class PostgresServer
+public static class PostgresServer
 {
-    public const string EnvironmentVariable = "CONCURRENCY_TEST_POSTGRES";
+    public const string EnvironmentVariable = PostgresSource.EnvironmentVariable;
 
     private static readonly Lazy<Server> Instance = new(Start, LazyThreadSafetyMode.ExecutionAndPublication);
     private static int _databaseCounter;
@@ -20,6 +23,10 @@ internal static class PostgresServer
     /// <summary>The connection string of the maintenance database.</summary>
     public static string ConnectionString
         => Instance.Value.ConnectionString;
+
+    /// <summary>Which source is used (see <see cref="PostgresSource.Describe" />), for a log outside NUnit.</summary>
+    public static string Description
+        => Instance.Value.Description;
 
     /// <summary>Creates a new, empty database and returns its connection string.</summary>
     public static string CreateDatabase(string prefix)
@@ -59,18 +66,38 @@ internal static class PostgresServer
 
     private static Server Start()
     {
-        var external = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        if (!string.IsNullOrWhiteSpace(external))
+        var source = PostgresSource.Choose(Environment.GetEnvironmentVariable(EnvironmentVariable), DockerProbe.Answers, FindBinDirectory);
+
+        // Shown by `dotnet test` at normal verbosity; outside a test run NUnit drops it, so the benchmarks print Description.
+        TestContext.Progress.WriteLine($"PostgreSQL for the tests: {source.Describe()}.");
+        var server = source.Kind switch
         {
-            return new Server(external, null, null);
-        }
+            PostgresSourceKind.EnvironmentVariable => new Server(source.ConnectionString!, null),
+            PostgresSourceKind.Testcontainers => StartContainer(),
+            _ => StartCluster(source.BinDirectory!),
+        };
+        server.Description = source.Describe();
+        return server;
+    }
 
-        var binDirectory = FindBinDirectory()
-            ?? throw new InvalidOperationException(
-                "No PostgreSQL for the functional tests: set CONCURRENCY_TEST_POSTGRES to a connection string of a server whose"
-                + " user may create databases (e.g. 'Host=127.0.0.1;Username=postgres;Password=...'), or install the PostgreSQL"
-                + " server binaries (Debian/Ubuntu: apt-get install -y postgresql) so the tests can start a throwaway cluster.");
+    /// <summary>The same settings as the local cluster: durability off (a throwaway database), connections for parallel fixtures.</summary>
+    private static Server StartContainer()
+    {
+        var container = new PostgreSqlBuilder("postgres:17-alpine")
+            .WithCommand("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300")
+            .Build();
+        container.StartAsync().GetAwaiter().GetResult();
+        var connectionString = new NpgsqlConnectionStringBuilder(container.GetConnectionString())
+        {
+            Database = "postgres",
+            Pooling = true,
+            Timeout = 30,
+        }.ConnectionString;
+        return new Server(connectionString, () => container.DisposeAsync().AsTask().GetAwaiter().GetResult());
+    }
 
+    private static Server StartCluster(string binDirectory)
+    {
         var root = Path.Combine(Path.GetTempPath(), "concurrency-pg-" + Guid.NewGuid().ToString("N")[..12]);
         var data = Path.Combine(root, "data");
         Directory.CreateDirectory(root);
@@ -94,7 +121,26 @@ internal static class PostgresServer
             asRoot);
 
         var connectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=true;Timeout=30";
-        return new Server(connectionString, binDirectory, root) { AsRoot = asRoot };
+        return new Server(connectionString, () => StopCluster(binDirectory, root, asRoot));
+    }
+
+    private static void StopCluster(string binDirectory, string root, bool asRoot)
+    {
+        try
+        {
+            RunPg(binDirectory, "pg_ctl", ["-D", Path.Combine(root, "data"), "-m", "immediate", "-w", "stop"], asRoot);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(root, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A leftover temp folder is harmless.
+            }
+        }
     }
 
     private static string? FindBinDirectory()
@@ -167,35 +213,21 @@ internal static class PostgresServer
         }
     }
 
-    private sealed class Server(string connectionString, string? binDirectory, string? root) : IDisposable
+    private sealed class Server(string connectionString, Action? stop) : IDisposable
     {
         public string ConnectionString { get; } = connectionString;
 
-        public bool AsRoot { get; init; }
+        public string Description { get; set; } = "";
 
         public void Dispose()
         {
-            if (binDirectory is null || root is null)
+            if (stop is null)
             {
                 return;
             }
 
             NpgsqlConnection.ClearAllPools();
-            try
-            {
-                RunPg(binDirectory, "pg_ctl", ["-D", Path.Combine(root, "data"), "-m", "immediate", "-w", "stop"], AsRoot);
-            }
-            finally
-            {
-                try
-                {
-                    Directory.Delete(root, recursive: true);
-                }
-                catch (IOException)
-                {
-                    // A leftover temp folder is harmless.
-                }
-            }
+            stop();
         }
     }
 }

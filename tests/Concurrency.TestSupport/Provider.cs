@@ -1,0 +1,8 @@
+namespace Concurrency.TestSupport;
+
+/// <summary>The database a fixture runs against.</summary>
+public enum Provider
+{
+    Sqlite,
+    Postgres,
+}

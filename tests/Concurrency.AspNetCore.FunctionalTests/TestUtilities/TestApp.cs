@@ -54,6 +54,29 @@ public class Counter
     public long Version { get; set; }
 }
 
+/// <summary>A composite key of two strings, whose parts may hold the separator of the ETag's resource text.</summary>
+[PrimaryKey(nameof(A), nameof(B))]
+public class Pair
+{
+    public string A { get; set; } = "";
+
+    public string B { get; set; } = "";
+
+    public string Title { get; set; } = "";
+
+    [VersionField]
+    public long Version { get; set; }
+}
+
+/// <summary>A key whose default text (<c>ToString()</c>) drops the fraction of a second.</summary>
+public class Reading
+{
+    public DateTime Id { get; set; }
+
+    [VersionField]
+    public long Version { get; set; }
+}
+
 public sealed class WebContext(DbContextOptions<WebContext> options) : DbContext(options)
 {
     public DbSet<Doc> Docs => Set<Doc>();
@@ -61,6 +84,10 @@ public sealed class WebContext(DbContextOptions<WebContext> options) : DbContext
     public DbSet<Ticket> Tickets => Set<Ticket>();
 
     public DbSet<Counter> Counters => Set<Counter>();
+
+    public DbSet<Pair> Pairs => Set<Pair>();
+
+    public DbSet<Reading> Readings => Set<Reading>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
         => modelBuilder.UseVersioning();
@@ -154,6 +181,21 @@ public sealed class TestApp : IAsyncDisposable
             ticket.Title = change.Title;
             await db.SaveChangesAsync();
             return http.VersionedOk(db.Entry(ticket));
+        });
+
+        app.MapGet("/pairs/{a}/{b}", async (string a, string b, WebContext db, HttpContext http)
+            => await db.Pairs.FindAsync(a, b) is { } pair ? http.VersionedOk(db.Entry(pair)) : Results.NotFound());
+        app.MapPut("/pairs/{a}/{b}", async (string a, string b, DocChange change, WebContext db, HttpContext http) =>
+        {
+            if (await db.Pairs.FindAsync(a, b) is not { } pair)
+            {
+                return Results.NotFound();
+            }
+
+            http.CheckPreconditions(db.Entry(pair));
+            pair.Title = change.Title;
+            await db.SaveChangesAsync();
+            return http.VersionedOk(db.Entry(pair));
         });
 
         // Read-modify-write under contention, with the retry helper.

@@ -134,6 +134,32 @@ public sealed class ETagTests(Provider provider) : WebTestBase(provider)
         Assert.That((await StoredDoc(doc.Id)).Title, Is.EqualTo("list"));
     }
 
+    [TestCase("*, \"x-1\"")]
+    [TestCase("\"x-1\", *")]
+    [TestCase("*, *")]
+    public async Task A_star_in_If_Match_beside_anything_else_answers_400_and_writes_nothing(string ifMatch)
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+
+        var problem = await Problem(await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("mixed"), ifMatch: ifMatch), 400);
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("If-Match").And.Contain("* only alone"));
+        var stored = await StoredDoc(doc.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("a", 1L)), "nothing written");
+    }
+
+    [TestCase("*, \"x-1\"")]
+    [TestCase("\"x-1\", *")]
+    public async Task A_star_in_If_None_Match_beside_anything_else_answers_400_on_reads_and_writes(string ifNoneMatch)
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+
+        var read = await Problem(await Send(HttpMethod.Get, $"/docs/{doc.Id}", ifNoneMatch: ifNoneMatch), 400);
+        Assert.That(read.GetProperty("detail").GetString(), Does.Contain("If-None-Match").And.Contain("* only alone"));
+        await Problem(await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("mixed"), ifNoneMatch: ifNoneMatch), 400);
+        var stored = await StoredDoc(doc.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("a", 1L)), "nothing written");
+    }
+
     [Test]
     public async Task If_None_Match_star_on_a_write_to_an_existing_resource_answers_412()
     {

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 // ReSharper disable once CheckNamespace
@@ -129,7 +130,9 @@ public static class ConcurrencyObjectLockEndpointExtensions
         }
         catch (ObjectLockException exception)
         {
-            return TypedResults.Problem(ConcurrencyProblems.Create(exception, httpOptions)!);
+            var problem = ConcurrencyProblems.Create(exception, httpOptions)!;
+            ConcurrencyLog.ProblemAnswered(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(ConcurrencyLog.Category), problem.Status!.Value, exception);
+            return TypedResults.Problem(problem);
         }
         catch (ArgumentException exception) when (exception.ParamName == "lease")
         {

@@ -1,4 +1,7 @@
+using System.Globalization;
 using System.Text;
+using Concurrency.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
 
 namespace Concurrency.AspNetCore.Internal;
 
@@ -30,5 +33,37 @@ internal static class ClientText
         }
 
         return text.ToString();
+    }
+
+    /// <summary>The default of <see cref="ConcurrencyHttpOptions.ConflictMessage" />.</summary>
+    public static string Conflict(DbUpdateConcurrencyException exception)
+    {
+        const string NothingSaved = "Nothing of your change was saved.";
+        return exception switch
+        {
+            RecordModifiedException { Conflicts.Count: > 1 } modified => $"{modified.Conflicts.Count.ToString(CultureInfo.InvariantCulture)} of the "
+                + $"records you changed were changed or deleted by someone else after you loaded them. {NothingSaved} "
+                + "Reload them to see the current versions, then apply your change again.",
+            RecordModifiedException { WasDeleted: true } deleted => $"This {Name(deleted.EntityType)} was deleted by someone else after you loaded it. {NothingSaved}",
+            RecordModifiedException modified => $"This {Name(modified.EntityType)} was changed by someone else after you loaded it. {NothingSaved} "
+                + "Reload it to see the current version, then apply your change again.",
+            _ => $"This record was changed or deleted by someone else after you loaded it. {NothingSaved} "
+                + "Reload it to see the current version, then apply your change again.",
+        };
+    }
+
+    /// <summary>The default of <see cref="ConcurrencyHttpOptions.LockMessage" />.</summary>
+    public static string Lock(ObjectLockException exception)
+    {
+        var name = Name(exception.EntityType);
+        var by = exception.LockedBy is { } owner ? $" by {owner}" : string.Empty;
+        var until = exception.LockExpiresAt is { } expires ? string.Create(CultureInfo.InvariantCulture, $" until {expires:u}") : string.Empty;
+        return exception switch
+        {
+            ObjectLockedException => $"This {name} is locked{by}{until}, so it cannot be changed now. Nothing of your change was saved. "
+                + (exception.LockExpiresAt is null ? "Try again after it is unlocked." : "Try again after it is unlocked or the lock runs out."),
+            ObjectAlreadyLockedException => $"This {name} is already locked{by}{until}.",
+            _ => $"This {name} is not locked.",
+        };
     }
 }

@@ -103,13 +103,17 @@ public sealed class TestApp : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TestApp(WebApplication app, Uri address)
+    private TestApp(WebApplication app, Uri address, TestLog log)
     {
         _app = app;
         Client = new HttpClient { BaseAddress = address };
+        Log = log;
     }
 
     public HttpClient Client { get; }
+
+    /// <summary>What the package logged (category <c>Concurrency.AspNetCore</c>).</summary>
+    public TestLog Log { get; }
 
     public IServiceProvider Services
         => _app.Services;
@@ -119,6 +123,8 @@ public sealed class TestApp : IAsyncDisposable
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
+        var log = new TestLog("Concurrency.AspNetCore");
+        builder.Logging.AddProvider(log);
         builder.Services.AddDbContext<WebContext>(o =>
         {
             database(o);
@@ -221,7 +227,7 @@ public sealed class TestApp : IAsyncDisposable
 
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestApp(app, new Uri(address));
+        return new TestApp(app, new Uri(address), log);
     }
 
     private static async Task<IResult> UpdateAsync(int id, DocChange change, WebContext db, HttpContext http)

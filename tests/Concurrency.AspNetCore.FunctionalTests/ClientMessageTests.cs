@@ -28,12 +28,6 @@ public sealed class ClientMessageTests(Provider provider) : WebTestBase(provider
     private static string Until(JsonElement problem)
         => problem.GetProperty("lockExpiresAt").GetDateTimeOffset().ToString("u", CultureInfo.InvariantCulture);
 
-    private async Task<Ticket> StoredTicket(int id)
-    {
-        await using var context = CreateContext();
-        return await context.Tickets.AsNoTracking().SingleAsync(t => t.Id == id);
-    }
-
     [Test]
     public async Task A_stale_write_answers_409_with_a_text_for_users_the_versions_for_programs_and_the_advice_in_the_log()
     {

@@ -22,12 +22,6 @@ public sealed class ObjectLockEndpointParameterTests(Provider provider) : WebTes
         return problem;
     }
 
-    private async Task<Ticket> StoredTicket(int id)
-    {
-        await using var context = CreateContext();
-        return await context.Tickets.AsNoTracking().SingleAsync(t => t.Id == id);
-    }
-
     [Test]
     public async Task A_lease_on_a_type_without_a_lease_property_answers_400_naming_leaseSeconds_and_locks_nothing()
     {

@@ -3,11 +3,9 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Concurrency.AspNetCore.FunctionalTests.TestUtilities;
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using WebSample;
@@ -22,25 +20,15 @@ namespace Concurrency.AspNetCore.FunctionalTests;
 [TestFixture(Provider.Postgres)]
 public sealed partial class SampleAppTests(Provider provider)
 {
-    private string _connectionString = null!;
-    private string? _sqliteFile;
+    private TestDatabase _database = null!;
     private WebApplication _app = null!;
     private HttpClient _client = null!;
 
     [OneTimeSetUp]
     public async Task StartSampleAsync()
     {
-        if (provider == Provider.Postgres)
-        {
-            _connectionString = PostgresServer.CreateDatabase("websampleapi");
-        }
-        else
-        {
-            _sqliteFile = Path.Combine(Path.GetTempPath(), $"concurrency-websample-{Guid.NewGuid():N}.db");
-            _connectionString = new SqliteConnectionStringBuilder { DataSource = _sqliteFile }.ToString();
-        }
-
-        _app = SampleApp.Create(["--urls=http://127.0.0.1:0", $"--ConnectionStrings:Default={_connectionString}", "--Logging:LogLevel:Default=Warning"]);
+        _database = TestDatabase.Create(provider, "websampleapi");
+        _app = SampleApp.Create(["--urls=http://127.0.0.1:0", $"--ConnectionStrings:Default={_database.ConnectionString}", "--Logging:LogLevel:Default=Warning"]);
         await _app.StartAsync();
         var address = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         _client = new HttpClient(new HttpClientHandler { UseCookies = true, AllowAutoRedirect = false }) { BaseAddress = address };
@@ -52,15 +40,7 @@ public sealed partial class SampleAppTests(Provider provider)
         _client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
-        if (provider == Provider.Postgres)
-        {
-            PostgresServer.DropDatabase(_connectionString);
-        }
-        else if (_sqliteFile is not null)
-        {
-            SqliteConnection.ClearAllPools();
-            File.Delete(_sqliteFile);
-        }
+        _database.Drop();
     }
 
     private async Task<Article> Seed(string title)

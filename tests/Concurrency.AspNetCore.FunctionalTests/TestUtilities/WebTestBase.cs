@@ -1,8 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
-using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
-using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore;
 
 namespace Concurrency.AspNetCore.FunctionalTests.TestUtilities;
@@ -19,8 +17,7 @@ public enum Provider
 [Parallelizable(ParallelScope.Fixtures)]
 public abstract class WebTestBase(Provider provider)
 {
-    private string _connectionString = null!;
-    private string? _sqliteFile;
+    private TestDatabase _database = null!;
 
     protected Provider Provider { get; } = provider;
 
@@ -32,16 +29,7 @@ public abstract class WebTestBase(Provider provider)
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        if (Provider == Provider.Postgres)
-        {
-            _connectionString = PostgresServer.CreateDatabase("web" + GetType().Name);
-        }
-        else
-        {
-            _sqliteFile = Path.Combine(Path.GetTempPath(), $"concurrency-web-{GetType().Name}-{Guid.NewGuid():N}.db");
-            _connectionString = new SqliteConnectionStringBuilder { DataSource = _sqliteFile, DefaultTimeout = 60 }.ToString();
-        }
-
+        _database = TestDatabase.Create(Provider, "web" + GetType().Name);
         await using (var context = CreateContext())
         {
             await context.Database.EnsureCreatedAsync();
@@ -54,15 +42,7 @@ public abstract class WebTestBase(Provider provider)
     public async Task StopAsync()
     {
         await App.DisposeAsync();
-        if (Provider == Provider.Postgres)
-        {
-            PostgresServer.DropDatabase(_connectionString);
-        }
-        else if (_sqliteFile is not null)
-        {
-            SqliteConnection.ClearAllPools();
-            File.Delete(_sqliteFile);
-        }
+        _database.Drop();
     }
 
     protected virtual void ConfigureHttp(ConcurrencyHttpOptions options)
@@ -73,11 +53,11 @@ public abstract class WebTestBase(Provider provider)
     {
         if (Provider == Provider.Postgres)
         {
-            builder.UseNpgsql(_connectionString);
+            builder.UseNpgsql(_database.ConnectionString);
         }
         else
         {
-            builder.UseSqlite(_connectionString);
+            builder.UseSqlite(_database.ConnectionString);
         }
     }
 
@@ -101,6 +81,12 @@ public abstract class WebTestBase(Provider provider)
     {
         await using var context = CreateContext();
         return await context.Docs.AsNoTracking().SingleAsync(d => d.Id == id);
+    }
+
+    protected async Task<Ticket> StoredTicket(int id)
+    {
+        await using var context = CreateContext();
+        return await context.Tickets.AsNoTracking().SingleAsync(t => t.Id == id);
     }
 
     protected static HttpRequestMessage Request(HttpMethod method, string uri, object? body = null, string? ifMatch = null, string? ifNoneMatch = null, string? user = null, string? role = null)

@@ -105,6 +105,23 @@ public sealed class ObjectLockEndpointParameterTests(Provider provider) : WebTes
     }
 
     [Test]
+    public async Task String_and_enum_keys_are_read_from_the_route()
+    {
+        await Seed(new Label { Id = "a b" });
+        await Seed(new Shelf { Id = Color.Green });
+
+        Assert.That((await Send(HttpMethod.Put, "/labels/a%20b/lock")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await Problem(await Send(HttpMethod.Put, "/labels/missing/lock"), 404);
+        Assert.That((await Send(HttpMethod.Put, "/shelves/Green/lock")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await Problem(await Send(HttpMethod.Put, "/shelves/Red/lock"), 404);
+        await BadParameter(await Send(HttpMethod.Put, "/shelves/Purple/lock"), "id", "Color");
+
+        await using var context = CreateContext();
+        Assert.That((await context.Labels.SingleAsync(l => l.Id == "a b")).IsLocked, Is.True);
+        Assert.That((await context.Shelves.SingleAsync(l => l.Id == Color.Green)).IsLocked, Is.True);
+    }
+
+    [Test]
     public async Task A_bad_parameter_answers_400_before_an_unknown_id_answers_404()
     {
         await BadParameter(await Send(HttpMethod.Put, "/tickets/999999/lock?leaseSeconds=abc"), "leaseSeconds", "from 1 to 2147483647");

@@ -34,7 +34,7 @@ public static class ConcurrencyObjectLockEndpointExtensions
     /// <typeparam name="TEntity">The lockable entity type.</typeparam>
     /// <typeparam name="TKey">
     ///     The type of its (single-column) primary key, parsed from the route with its static <c>TryParse</c> and the
-    ///     invariant culture (a type implementing <see cref="IParsable{TSelf}" />, or <see cref="string" />).
+    ///     invariant culture (a type implementing <see cref="IParsable{TSelf}" />, an enum, or <see cref="string" />).
     /// </typeparam>
     /// <param name="endpoints">The group, for example <c>app.MapGroup("/api/articles")</c>.</param>
     /// <param name="configure">Sets <see cref="ObjectLockEndpointOptions{TEntity}" />.</param>
@@ -52,7 +52,7 @@ public static class ConcurrencyObjectLockEndpointExtensions
         {
             throw new InvalidOperationException(
                 $"MapObjectLockEndpoints cannot read a key of type '{typeof(TKey).Name}' from the route: use a key type with a static "
-                + "TryParse (IParsable<T>, such as int, long or Guid), or string.");
+                + "TryParse (IParsable<T>, such as int, long or Guid), an enum, or string.");
         }
 
         var options = new ObjectLockEndpointOptions<TEntity>();

@@ -35,6 +35,10 @@ internal static class RouteKeyParser
         where T : IParsable<T>
         => T.TryParse(text, CultureInfo.InvariantCulture, out key);
 
+    private static bool ParseEnum<T>(string text, out T key)
+        where T : struct, Enum
+        => Enum.TryParse(text, out key);
+
     private static class Cache<TKey>
         where TKey : notnull
     {
@@ -43,6 +47,7 @@ internal static class RouteKeyParser
         private static TryParseKey<TKey>? Create()
         {
             var method = typeof(TKey) == typeof(string) ? nameof(ParseString)
+                : typeof(TKey).IsEnum ? nameof(ParseEnum)
                 : typeof(IParsable<>).MakeGenericType(typeof(TKey)).IsAssignableFrom(typeof(TKey)) ? nameof(ParseParsable)
                 : null;
             if (method is null)

@@ -77,6 +77,28 @@ public class Reading
     public long Version { get; set; }
 }
 
+/// <summary>A lockable entity with a string key.</summary>
+public class Label : ILockable
+{
+    public string Id { get; set; } = "";
+
+    public bool IsLocked { get; set; }
+}
+
+public enum Color
+{
+    Red = 1,
+    Green = 2,
+}
+
+/// <summary>A lockable entity with an enum key.</summary>
+public class Shelf : ILockable
+{
+    public Color Id { get; set; }
+
+    public bool IsLocked { get; set; }
+}
+
 public sealed class WebContext(DbContextOptions<WebContext> options) : DbContext(options)
 {
     public DbSet<Doc> Docs => Set<Doc>();
@@ -88,6 +110,10 @@ public sealed class WebContext(DbContextOptions<WebContext> options) : DbContext
     public DbSet<Pair> Pairs => Set<Pair>();
 
     public DbSet<Reading> Readings => Set<Reading>();
+
+    public DbSet<Label> Labels => Set<Label>();
+
+    public DbSet<Shelf> Shelves => Set<Shelf>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
         => modelBuilder.UseVersioning();
@@ -219,6 +245,8 @@ public sealed class TestApp : IAsyncDisposable
 
         app.MapControllers();
         app.MapGroup("/docs").MapObjectLockEndpoints<WebContext, Doc, int>();
+        app.MapGroup("/labels").MapObjectLockEndpoints<WebContext, Label, string>();
+        app.MapGroup("/shelves").MapObjectLockEndpoints<WebContext, Shelf, Color>();
         app.MapGroup("/tickets").MapObjectLockEndpoints<WebContext, Ticket, int>(o =>
         {
             o.ForceUnlockPolicy = "admin";

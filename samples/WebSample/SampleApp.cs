@@ -1,6 +1,8 @@
+using Concurrency.AspNetCore;
 using Concurrency.EntityFrameworkCore;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
 
 namespace WebSample;
 
@@ -150,7 +152,7 @@ public static class SampleApp
                 : Results.NotFound());
 
         // A plain form post. The version the page was rendered with is the version the save is checked against.
-        app.MapPost("/articles/{id:int}/edit", async (int id, HttpContext http, SampleDb db, IAntiforgery antiforgery) =>
+        app.MapPost("/articles/{id:int}/edit", async (int id, HttpContext http, SampleDb db, IAntiforgery antiforgery, IOptions<ConcurrencyHttpOptions> messages) =>
         {
             try
             {
@@ -191,7 +193,9 @@ public static class SampleApp
             }
             catch (ObjectLockedException locked)
             {
-                return Pages.Message("Locked", locked.Message);
+                // The exception's message is advice for developers; the page shows the text written for users (the same
+                // as the API's problem detail, configurable with AddConcurrencyProblemDetails(o => o.LockMessage = ...)).
+                return Pages.Message("Locked", messages.Value.LockMessage(locked));
             }
         });
     }

@@ -1,6 +1,8 @@
 using System.Security.Claims;
+using Concurrency.AspNetCore.Internal;
 using Concurrency.EntityFrameworkCore;
 using Microsoft.AspNetCore.Http;
+using Microsoft.EntityFrameworkCore;
 
 namespace Concurrency.AspNetCore;
 
@@ -8,6 +10,8 @@ namespace Concurrency.AspNetCore;
 public sealed class ConcurrencyHttpOptions
 {
     private int _objectLockedStatusCode = StatusCodes.Status409Conflict;
+    private Func<DbUpdateConcurrencyException, string> _conflictMessage = ClientText.Conflict;
+    private Func<ObjectLockException, string> _lockMessage = ClientText.Lock;
 
     /// <summary>
     ///     The status code for <see cref="ObjectLockedException" />: 409 Conflict, or 423 Locked (WebDAV, RFC 4918) for
@@ -34,4 +38,35 @@ public sealed class ConcurrencyHttpOptions
     ///     signed-in user's name (<see cref="ClaimsIdentity.Name" />), or <see langword="null" /> for anonymous requests.
     /// </summary>
     public Func<HttpContext, string?> LockOwner { get; set; } = static http => http.User.Identity is { IsAuthenticated: true } identity ? identity.Name : null;
+
+    /// <summary>
+    ///     The <c>detail</c> of the 409 problem for a write that lost a race (<see cref="RecordModifiedException" /> or any
+    ///     other <see cref="DbUpdateConcurrencyException" />), written for the person using the application: the
+    ///     exception's message is advice for its developer, and is logged instead. Set it to translate or reword the text;
+    ///     the problem's extensions (<c>entity</c>, <c>key</c>, <c>expectedVersion</c>, <c>actualVersion</c>,
+    ///     <c>wasDeleted</c>) stay for programs. Pages can show the same text by calling it. Defaults to a text such as
+    ///     "This article was changed by someone else after you loaded it. Nothing of your change was saved. Reload it to
+    ///     see the current version, then apply your change again."
+    /// </summary>
+    /// <exception cref="ArgumentNullException">Set to <see langword="null" />.</exception>
+    public Func<DbUpdateConcurrencyException, string> ConflictMessage
+    {
+        get => _conflictMessage;
+        set => _conflictMessage = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>
+    ///     The <c>detail</c> of the problem for an object-lock error (<see cref="ObjectLockedException" />,
+    ///     <see cref="ObjectAlreadyLockedException" />, <see cref="ObjectAlreadyUnlockedException" />), written for the
+    ///     person using the application; the exception's message (advice for the developer) is logged instead, and the
+    ///     extensions (<c>entity</c>, <c>key</c>, <c>lockedBy</c>, <c>lockedAt</c>, <c>lockExpiresAt</c>) stay for
+    ///     programs. Defaults to a text such as "This article is locked by alice until 2025-01-31 12:00:00Z, so it cannot
+    ///     be changed now. Nothing of your change was saved. Try again after it is unlocked or the lock runs out."
+    /// </summary>
+    /// <exception cref="ArgumentNullException">Set to <see langword="null" />.</exception>
+    public Func<ObjectLockException, string> LockMessage
+    {
+        get => _lockMessage;
+        set => _lockMessage = value ?? throw new ArgumentNullException(nameof(value));
+    }
 }

@@ -5,12 +5,21 @@ namespace Concurrency.AspNetCore;
 public sealed class ObjectLockEndpointOptions<TEntity>
     where TEntity : class
 {
+    private TimeSpan? _lease;
+
     /// <summary>
     ///     The lease of locks taken through the endpoint (the entity needs a lease property), or <see langword="null" />
     ///     for locks that last until unlocked. A request may ask for a shorter lease with <c>?leaseSeconds=N</c>.
     ///     Defaults to <see langword="null" />.
     /// </summary>
-    public TimeSpan? Lease { get; set; }
+    /// <exception cref="ArgumentOutOfRangeException">Set to zero or a negative span.</exception>
+    public TimeSpan? Lease
+    {
+        get => _lease;
+        set => _lease = value is not { } span || span > TimeSpan.Zero
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "A lease must be longer than zero, or null for locks that last until unlocked.");
+    }
 
     /// <summary>
     ///     The authorization policy a user must satisfy to break someone else's lock with <c>PUT {id}/unlock?force=true</c>,

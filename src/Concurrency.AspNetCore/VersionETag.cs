@@ -3,12 +3,14 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace Concurrency.AspNetCore;
 
 /// <summary>
 ///     Strong ETags derived from an entity's version field: <c>"&lt;resource&gt;-&lt;version&gt;"</c>, where the resource
-///     part is a short hash of the entity type and key, so tags of different resources never compare equal, and the
+///     part is a short hash of the entity type and key (its parts escaped, so that composite keys cannot run into each
+///     other), so tags of different resources never compare equal, and the
 ///     version changes with every save (and with every raw SQL edit, for trigger versions).
 /// </summary>
 public static class VersionETag
@@ -47,16 +49,62 @@ public static class VersionETag
             && long.TryParse(body[(dash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out version);
     }
 
+    /// <summary>
+    ///     A short hash of <c>type|key part|key part...</c>. Each part is escaped (<c>\</c> and <c>|</c> get a backslash),
+    ///     so the text is read back unambiguously: the keys <c>("a|b", "c")</c> and <c>("a", "b|c")</c> give different
+    ///     texts. Parts without those characters are unchanged, so the tags of ordinary keys are the same as before.
+    /// </summary>
     private static string Resource(EntityEntry entry)
     {
-        var text = new StringBuilder(entry.Metadata.Name);
+        var text = new StringBuilder();
+        AppendEscaped(text, entry.Metadata.Name);
         foreach (var property in entry.Metadata.FindPrimaryKey()?.Properties ?? [])
         {
-            text.Append('|').Append(Convert.ToString(entry.Property(property).CurrentValue, CultureInfo.InvariantCulture));
+            text.Append('|');
+            if (entry.Property(property).CurrentValue is { } value)
+            {
+                AppendEscaped(text, KeyText(property, value));
+            }
+            else
+            {
+                text.Append("\\0"); // no escaped text looks like this
+            }
         }
 
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString()), hash);
         return Convert.ToHexStringLower(hash[..6]);
     }
+
+    private static void AppendEscaped(StringBuilder text, string part)
+    {
+        foreach (var c in part)
+        {
+            text.Append(c is '\\' or '|' ? "\\" : string.Empty).Append(c);
+        }
+    }
+
+    /// <summary>
+    ///     A text that differs for every key value: the invariant text where that is exact (as tags always used), round-trip
+    ///     formats where it drops precision (dates and times), and the database value for other types with a value converter.
+    /// </summary>
+    private static string KeyText(IProperty property, object value)
+        => ExactText(value)
+            ?? (property.GetTypeMapping().Converter?.ConvertToProvider(value) is { } stored ? ExactText(stored) : null)
+            ?? Convert.ToString(value, CultureInfo.InvariantCulture)
+            ?? string.Empty;
+
+    private const string Instant = "yyyy'-'MM'-'dd'T'HH':'mm':'ss'.'fffffff";
+
+    private static string? ExactText(object value)
+        => value switch
+        {
+            // Without the kind or offset, which EF's key comparison ignores too (a row read back has another kind or offset).
+            DateTime time => time.ToString(Instant, CultureInfo.InvariantCulture),
+            DateTimeOffset time => time.UtcDateTime.ToString(Instant, CultureInfo.InvariantCulture),
+            TimeOnly time => time.ToString("O", CultureInfo.InvariantCulture),
+            byte[] bytes => Convert.ToHexString(bytes),
+            IConvertible or Guid or TimeSpan or DateOnly => Convert.ToString(value, CultureInfo.InvariantCulture),
+            _ => null,
+        };
 }

@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
 using Concurrency.AspNetCore.FunctionalTests.TestUtilities;
+using Microsoft.EntityFrameworkCore;
 
 namespace Concurrency.AspNetCore.FunctionalTests;
 
@@ -41,6 +44,50 @@ public sealed class ETagTests(Provider provider) : WebTestBase(provider)
         await Problem(await Send(HttpMethod.Put, $"/docs/{a.Id}", new DocChange("via b's tag"), ifMatch: tagB), 412);
         Assert.That((await StoredDoc(a.Id)).Title, Is.EqualTo("a"));
     }
+
+    [Test]
+    public async Task Tags_of_composite_keys_whose_parts_join_to_the_same_text_never_compare_equal()
+    {
+        var left = await Seed(new Pair { A = "a|b", B = "c", Title = "left" });
+        var right = await Seed(new Pair { A = "a", B = "b|c", Title = "right" });
+        var leftTag = ETagOf(await Send(HttpMethod.Get, PairUri(left)));
+        var rightTag = ETagOf(await Send(HttpMethod.Get, PairUri(right)));
+        Assert.That(leftTag, Is.Not.EqualTo(rightTag), "same version 1, different resources");
+
+        // The right pair's tag on the left pair: 412, nothing written.
+        var problem = await Problem(await Send(HttpMethod.Put, PairUri(left), new DocChange("via the other's tag"), ifMatch: rightTag), 412);
+        Assert.That(problem.GetProperty("currentETag").GetString(), Is.EqualTo(leftTag));
+        await using var context = CreateContext();
+        var stored = await context.Pairs.AsNoTracking().SingleAsync(p => p.A == left.A && p.B == left.B);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("left", 1L)));
+    }
+
+    [Test]
+    public async Task Keys_that_differ_below_a_second_get_different_tags()
+    {
+        var at = new DateTime(2025, 1, 2, 3, 4, 5, DateTimeKind.Utc);
+        await Seed(new Reading { Id = at });
+        await Seed(new Reading { Id = at.AddMilliseconds(500) });
+
+        await using var context = CreateContext();
+        var readings = await context.Readings.OrderBy(r => r.Id).ToListAsync();
+        Assert.That(readings, Has.Count.EqualTo(2));
+        Assert.That(VersionETag.For(context.Entry(readings[0])), Is.Not.EqualTo(VersionETag.For(context.Entry(readings[1]))));
+    }
+
+    [Test]
+    public async Task Tags_of_single_keys_stay_what_they_were()
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+        var tag = ETagOf(await Send(HttpMethod.Get, $"/docs/{doc.Id}"));
+
+        // The tag as made before keys were escaped: a client's saved tag still matches after an upgrade.
+        var resource = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{typeof(Doc).FullName}|{doc.Id}"))[..6]);
+        Assert.That(tag, Is.EqualTo($"\"{resource}-1\""));
+    }
+
+    private static string PairUri(Pair pair)
+        => $"/pairs/{Uri.EscapeDataString(pair.A)}/{Uri.EscapeDataString(pair.B)}";
 
     [Test]
     public async Task A_PUT_with_the_current_ETag_saves_and_answers_the_new_one()
@@ -85,6 +132,32 @@ public sealed class ETagTests(Provider provider) : WebTestBase(provider)
         var list = await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("list"), ifMatch: $"\"x-1\", {ETagOf(star)}");
         Assert.That(list.StatusCode, Is.EqualTo(HttpStatusCode.OK), "one of a list matching is enough");
         Assert.That((await StoredDoc(doc.Id)).Title, Is.EqualTo("list"));
+    }
+
+    [TestCase("*, \"x-1\"")]
+    [TestCase("\"x-1\", *")]
+    [TestCase("*, *")]
+    public async Task A_star_in_If_Match_beside_anything_else_answers_400_and_writes_nothing(string ifMatch)
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+
+        var problem = await Problem(await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("mixed"), ifMatch: ifMatch), 400);
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("If-Match").And.Contain("* only alone"));
+        var stored = await StoredDoc(doc.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("a", 1L)), "nothing written");
+    }
+
+    [TestCase("*, \"x-1\"")]
+    [TestCase("\"x-1\", *")]
+    public async Task A_star_in_If_None_Match_beside_anything_else_answers_400_on_reads_and_writes(string ifNoneMatch)
+    {
+        var doc = await Seed(new Doc { Title = "a" });
+
+        var read = await Problem(await Send(HttpMethod.Get, $"/docs/{doc.Id}", ifNoneMatch: ifNoneMatch), 400);
+        Assert.That(read.GetProperty("detail").GetString(), Does.Contain("If-None-Match").And.Contain("* only alone"));
+        await Problem(await Send(HttpMethod.Put, $"/docs/{doc.Id}", new DocChange("mixed"), ifNoneMatch: ifNoneMatch), 400);
+        var stored = await StoredDoc(doc.Id);
+        Assert.That((stored.Title, stored.Version), Is.EqualTo(("a", 1L)), "nothing written");
     }
 
     [Test]

@@ -310,8 +310,9 @@ public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provid
         var post = await AddLockable(new Post { Title = "x" });
         var loaded = await context.Posts.SingleAsync(x => x.Id == post.Id);
 
-        var lease = await Assert.ThrowsAsync<InvalidOperationException>(() => context.LockAsync(loaded, TimeSpan.FromMinutes(1)));
+        var lease = await Assert.ThrowsAsync<ArgumentException>(() => context.LockAsync(loaded, TimeSpan.FromMinutes(1)));
         Assert.That(lease!.Message, Does.Contain("'Post' has no lease property").And.Contain("ILeasedLockable"));
+        Assert.That(lease.ParamName, Is.EqualTo("lease"));
 
         var added = new Post { Title = "new" };
         context.Add(added);

@@ -32,7 +32,7 @@ public static class ConcurrencyHttpContextExtensions
     /// <param name="httpContext">The request's context.</param>
     /// <param name="entry">The entry of a versioned entity.</param>
     /// <returns><see langword="true" /> when the client's copy is current.</returns>
-    /// <exception cref="HttpPreconditionException">400: the <c>If-None-Match</c> header is malformed.</exception>
+    /// <exception cref="HttpPreconditionException">400: the <c>If-None-Match</c> header is malformed, or has <c>*</c> beside anything else.</exception>
     public static bool IsNotModified(this HttpContext httpContext, EntityEntry entry)
     {
         var etag = httpContext.SetETag(entry);
@@ -73,7 +73,7 @@ public static class ConcurrencyHttpContextExtensions
     ///         <c>If-None-Match</c> names the current tag or is <c>*</c> on a write;</item>
     ///         <item>428 when an unsafe request has no <c>If-Match</c> and the endpoint requires one
     ///         (<c>RequireIfMatch()</c>, <c>[RequireIfMatch]</c>, or <see cref="ConcurrencyHttpOptions.RequireIfMatch" />);</item>
-    ///         <item>400 when a header is not a valid list of entity tags.</item>
+    ///         <item>400 when a header is not a valid list of entity tags, or has <c>*</c> beside anything else.</item>
     ///     </list>
     ///     <para><c>If-Match: *</c> matches any current representation (RFC 9110): the save is then checked against the
     ///     version that was loaded.</para>
@@ -130,7 +130,7 @@ public static class ConcurrencyHttpContextExtensions
         => httpContext.GetEndpoint()?.Metadata.GetMetadata<RequireIfMatchAttribute>() is not null
             || httpContext.RequestServices.GetService<IOptions<ConcurrencyHttpOptions>>()?.Value.RequireIfMatch == true;
 
-    /// <summary>The header's entity tags, null when absent; 400 when present but not a valid list.</summary>
+    /// <summary>The header's entity tags, null when absent; 400 when present but not a valid list, or * beside anything else.</summary>
     private static IList<EntityTagHeaderValue>? ParseList(HttpContext httpContext, string header)
     {
         var values = httpContext.Request.Headers[header];
@@ -145,6 +145,15 @@ public static class ConcurrencyHttpContextExtensions
                 StatusCodes.Status400BadRequest,
                 $"The {header} header is not a valid list of entity tags (RFC 9110 section 8.8.3): '{values}'. "
                 + "Send the ETag exactly as received, quotes included, or *.");
+        }
+
+        // RFC 9110 section 13.1.1 and 13.1.2: the field value is "*" or a list of entity tags, never both.
+        if (tags.Count > 1 && tags.Any(tag => tag.Equals(EntityTagHeaderValue.Any)))
+        {
+            throw new HttpPreconditionException(
+                StatusCodes.Status400BadRequest,
+                $"The {header} header mixes * with other values: '{values}'. RFC 9110 allows * only alone: send either * "
+                + "or a list of entity tags.");
         }
 
         return tags;

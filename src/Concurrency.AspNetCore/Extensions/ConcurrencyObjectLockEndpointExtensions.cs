@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 // ReSharper disable once CheckNamespace
@@ -18,7 +19,10 @@ public static class ConcurrencyObjectLockEndpointExtensions
     /// <summary>
     ///     Adds <c>PUT|PATCH {id}/lock</c> and <c>PUT|PATCH {id}/unlock</c> for an entity set to a route group: 200 with
     ///     the entity (and its new <c>ETag</c> when versioned), 409 problem+json when it already is in that state or is
-    ///     locked by someone else, 404 for an unknown id, 403 for a forced unlock without the right policy.
+    ///     locked by someone else, 404 for an unknown id, 403 for a forced unlock without the right policy, and 400
+    ///     problem+json naming the parameter (in <c>errors</c>) for an <c>{id}</c> that is not a key, a <c>leaseSeconds</c>
+    ///     that is not a whole number from 1 to 2147483647 or is given for a type without a lease property, a <c>force</c>
+    ///     that is not <c>true</c> or <c>false</c>, or a parameter of the other endpoint. Nothing is written on a 400.
     /// </summary>
     /// <remarks>
     ///     The lock's owner is <see cref="ConcurrencyHttpOptions.LockOwner" /> (the signed-in user by default), for entities
@@ -28,10 +32,14 @@ public static class ConcurrencyObjectLockEndpointExtensions
     /// </remarks>
     /// <typeparam name="TContext">The DbContext, resolved from the request's services.</typeparam>
     /// <typeparam name="TEntity">The lockable entity type.</typeparam>
-    /// <typeparam name="TKey">The type of its (single-column) primary key, bound from the route.</typeparam>
+    /// <typeparam name="TKey">
+    ///     The type of its (single-column) primary key, parsed from the route with its static <c>TryParse</c> and the
+    ///     invariant culture (a type implementing <see cref="IParsable{TSelf}" />, an enum, or <see cref="string" />).
+    /// </typeparam>
     /// <param name="endpoints">The group, for example <c>app.MapGroup("/api/articles")</c>.</param>
     /// <param name="configure">Sets <see cref="ObjectLockEndpointOptions{TEntity}" />.</param>
     /// <returns>The builder of the two endpoints, for more conventions such as <c>RequireAuthorization</c>.</returns>
+    /// <exception cref="InvalidOperationException"><typeparamref name="TKey" /> cannot be parsed from a route value.</exception>
     public static RouteGroupBuilder MapObjectLockEndpoints<TContext, TEntity, TKey>(
         this IEndpointRouteBuilder endpoints,
         Action<ObjectLockEndpointOptions<TEntity>>? configure = null)
@@ -40,15 +48,23 @@ public static class ConcurrencyObjectLockEndpointExtensions
         where TKey : notnull
     {
         ArgumentNullException.ThrowIfNull(endpoints);
+        if (!RouteKeyParser.CanParse<TKey>())
+        {
+            throw new InvalidOperationException(
+                $"MapObjectLockEndpoints cannot read a key of type '{typeof(TKey).Name}' from the route: use a key type with a static "
+                + "TryParse (IParsable<T>, such as int, long or Guid), an enum, or string.");
+        }
+
         var options = new ObjectLockEndpointOptions<TEntity>();
         configure?.Invoke(options);
 
+        // The id is bound as text and parsed by the endpoint, so that an id that is not a key answers a 400 naming it.
         var group = endpoints.MapGroup(string.Empty);
         string[] methods = [HttpMethods.Put, HttpMethods.Patch];
-        group.MapMethods("/{id}/lock", methods, (TKey id, TContext db, HttpContext http, CancellationToken ct)
-            => HandleAsync(id, db, http, options, lockIt: true, ct));
-        group.MapMethods("/{id}/unlock", methods, (TKey id, TContext db, HttpContext http, CancellationToken ct)
-            => HandleAsync(id, db, http, options, lockIt: false, ct));
+        group.MapMethods("/{id}/lock", methods, (string id, TContext db, HttpContext http, CancellationToken ct)
+            => HandleAsync<TContext, TEntity, TKey>(id, db, http, options, lockIt: true, ct));
+        group.MapMethods("/{id}/unlock", methods, (string id, TContext db, HttpContext http, CancellationToken ct)
+            => HandleAsync<TContext, TEntity, TKey>(id, db, http, options, lockIt: false, ct));
         if (options.AuthorizationPolicy is { } policy)
         {
             group.RequireAuthorization(policy);
@@ -58,7 +74,7 @@ public static class ConcurrencyObjectLockEndpointExtensions
     }
 
     private static async Task<IResult> HandleAsync<TContext, TEntity, TKey>(
-        TKey id,
+        string id,
         TContext db,
         HttpContext http,
         ObjectLockEndpointOptions<TEntity> options,
@@ -68,18 +84,22 @@ public static class ConcurrencyObjectLockEndpointExtensions
         where TEntity : class
         where TKey : notnull
     {
+        if (!ObjectLockRequest.TryRead<TKey>(id, http.Request.Query, lockIt, typeof(TEntity), out var request, out var invalid))
+        {
+            return invalid;
+        }
+
         var httpOptions = http.RequestServices.GetService<IOptions<ConcurrencyHttpOptions>>()?.Value ?? new ConcurrencyHttpOptions();
-        var entity = await db.Set<TEntity>().FindAsync([id], cancellationToken).ConfigureAwait(false);
+        var entity = await db.Set<TEntity>().FindAsync([request.Key], cancellationToken).ConfigureAwait(false);
         if (entity is null)
         {
             return TypedResults.Problem(
                 statusCode: StatusCodes.Status404NotFound,
                 title: "Not Found",
-                detail: string.Create(CultureInfo.InvariantCulture, $"{typeof(TEntity).Name} {id} does not exist."));
+                detail: string.Create(CultureInfo.InvariantCulture, $"{typeof(TEntity).Name} {request.Key} does not exist."));
         }
 
-        var force = !lockIt && bool.TryParse(http.Request.Query["force"], out var forced) && forced;
-        if (force && !await MayForceAsync(http, options).ConfigureAwait(false))
+        if (request.Force && !await MayForceAsync(http, options).ConfigureAwait(false))
         {
             return TypedResults.Problem(
                 statusCode: StatusCodes.Status403Forbidden,
@@ -88,7 +108,7 @@ public static class ConcurrencyObjectLockEndpointExtensions
         }
 
         var lease = options.Lease;
-        if (lockIt && int.TryParse(http.Request.Query["leaseSeconds"], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds > 0)
+        if (request.LeaseSeconds is { } seconds)
         {
             var asked = TimeSpan.FromSeconds(seconds);
             lease = lease is { } limit && limit < asked ? limit : asked;
@@ -104,13 +124,26 @@ public static class ConcurrencyObjectLockEndpointExtensions
                 }
                 else
                 {
-                    await db.UnlockAsync(entity, force, cancellationToken).ConfigureAwait(false);
+                    await db.UnlockAsync(entity, request.Force, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
         catch (ObjectLockException exception)
         {
-            return TypedResults.Problem(ConcurrencyProblems.Create(exception, httpOptions)!);
+            var problem = ConcurrencyProblems.Create(exception, httpOptions)!;
+            ConcurrencyLog.ProblemAnswered(http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(ConcurrencyLog.Category), problem.Status!.Value, exception);
+            return TypedResults.Problem(problem);
+        }
+        catch (ArgumentException exception) when (exception.ParamName == "lease")
+        {
+            // The entity type has no lease property (checked by LockAsync before anything is written): the client's
+            // lease is a bad request; the endpoint's own default lease is a mistake in the application.
+            return request.LeaseSeconds is not null
+                ? ObjectLockRequest.LeaseNotSupported(typeof(TEntity))
+                : throw new InvalidOperationException(
+                    $"MapObjectLockEndpoints for '{typeof(TEntity).Name}' sets a Lease, but the entity has no lease property: "
+                    + "remove o.Lease, or give the entity one (ILeasedLockable, or lockExpiresAt in HasObjectLock).",
+                    exception);
         }
 
         var entry = db.Entry(entity);

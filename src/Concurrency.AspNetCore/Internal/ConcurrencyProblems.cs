@@ -5,7 +5,11 @@ using Microsoft.EntityFrameworkCore;
 
 namespace Concurrency.AspNetCore.Internal;
 
-/// <summary>Builds the problem+json bodies (RFC 9457) for concurrency errors, shared by the exception handler and the lock endpoints.</summary>
+/// <summary>
+///     Builds the problem+json bodies (RFC 9457) for concurrency errors, shared by the exception handler and the lock
+///     endpoints. The <c>detail</c> is written for the person using the application (see
+///     <see cref="ConcurrencyHttpOptions.ConflictMessage" />); the exception's message, advice for its developer, is logged.
+/// </summary>
 internal static class ConcurrencyProblems
 {
     public static ProblemDetails? Create(Exception exception, ConcurrencyHttpOptions options)
@@ -17,7 +21,7 @@ internal static class ConcurrencyProblems
                 var problem = Problem(
                     StatusCodes.Status409Conflict,
                     modified.WasDeleted ? "The record was deleted by someone else" : "The record was modified by someone else",
-                    modified.Message);
+                    options.ConflictMessage(modified));
                 var first = modified.Conflicts[0];
                 problem.Extensions["entity"] = first.Entry.Metadata.ClrType.Name;
                 problem.Extensions["key"] = first.Key;
@@ -43,9 +47,9 @@ internal static class ConcurrencyProblems
             {
                 var problem = locked switch
                 {
-                    ObjectLockedException => Problem(options.ObjectLockedStatusCode, "The record is locked", locked.Message),
-                    ObjectAlreadyLockedException => Problem(StatusCodes.Status409Conflict, "The record is already locked", locked.Message),
-                    _ => Problem(StatusCodes.Status409Conflict, "The record is not locked", locked.Message),
+                    ObjectLockedException => Problem(options.ObjectLockedStatusCode, "The record is locked", options.LockMessage(locked)),
+                    ObjectAlreadyLockedException => Problem(StatusCodes.Status409Conflict, "The record is already locked", options.LockMessage(locked)),
+                    _ => Problem(StatusCodes.Status409Conflict, "The record is not locked", options.LockMessage(locked)),
                 };
                 problem.Extensions["entity"] = locked.EntityType.Name;
                 problem.Extensions["key"] = locked.Key;
@@ -77,7 +81,7 @@ internal static class ConcurrencyProblems
             }
 
             case DbUpdateConcurrencyException concurrency:
-                return Problem(StatusCodes.Status409Conflict, "The record was modified by someone else", concurrency.Message);
+                return Problem(StatusCodes.Status409Conflict, "The record was modified by someone else", options.ConflictMessage(concurrency));
 
             default:
                 return null;

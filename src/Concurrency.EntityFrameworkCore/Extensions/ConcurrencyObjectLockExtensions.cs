@@ -24,7 +24,9 @@ public static class ConcurrencyObjectLockExtensions
     /// <param name="cancellationToken">Cancels the commands.</param>
     /// <returns>The lock as written.</returns>
     /// <exception cref="ObjectAlreadyLockedException">The entity is already locked (by anyone) and its lease has not run out.</exception>
-    /// <exception cref="InvalidOperationException">The entity type is not lockable, has no lease property but a lease was given, or the row does not exist.</exception>
+    /// <exception cref="ArgumentException">A lease was given but the entity type has no lease property (<c>ParamName</c> is <c>lease</c>).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The lease is zero or negative.</exception>
+    /// <exception cref="InvalidOperationException">The entity type is not lockable, or the row does not exist.</exception>
     public static Task<ObjectLockState> LockAsync(this DbContext context, object entity, TimeSpan? lease = null, CancellationToken cancellationToken = default)
         => ObjectLockCommands.ChangeAsync(context, entity, lockIt: true, lease, force: false, async: true, cancellationToken);
 

@@ -54,6 +54,51 @@ public class Counter
     public long Version { get; set; }
 }
 
+/// <summary>A composite key of two strings, whose parts may hold the separator of the ETag's resource text.</summary>
+[PrimaryKey(nameof(A), nameof(B))]
+public class Pair
+{
+    public string A { get; set; } = "";
+
+    public string B { get; set; } = "";
+
+    public string Title { get; set; } = "";
+
+    [VersionField]
+    public long Version { get; set; }
+}
+
+/// <summary>A key whose default text (<c>ToString()</c>) drops the fraction of a second.</summary>
+public class Reading
+{
+    public DateTime Id { get; set; }
+
+    [VersionField]
+    public long Version { get; set; }
+}
+
+/// <summary>A lockable entity with a string key.</summary>
+public class Label : ILockable
+{
+    public string Id { get; set; } = "";
+
+    public bool IsLocked { get; set; }
+}
+
+public enum Color
+{
+    Red = 1,
+    Green = 2,
+}
+
+/// <summary>A lockable entity with an enum key.</summary>
+public class Shelf : ILockable
+{
+    public Color Id { get; set; }
+
+    public bool IsLocked { get; set; }
+}
+
 public sealed class WebContext(DbContextOptions<WebContext> options) : DbContext(options)
 {
     public DbSet<Doc> Docs => Set<Doc>();
@@ -61,6 +106,14 @@ public sealed class WebContext(DbContextOptions<WebContext> options) : DbContext
     public DbSet<Ticket> Tickets => Set<Ticket>();
 
     public DbSet<Counter> Counters => Set<Counter>();
+
+    public DbSet<Pair> Pairs => Set<Pair>();
+
+    public DbSet<Reading> Readings => Set<Reading>();
+
+    public DbSet<Label> Labels => Set<Label>();
+
+    public DbSet<Shelf> Shelves => Set<Shelf>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
         => modelBuilder.UseVersioning();
@@ -76,13 +129,17 @@ public sealed class TestApp : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TestApp(WebApplication app, Uri address)
+    private TestApp(WebApplication app, Uri address, TestLog log)
     {
         _app = app;
         Client = new HttpClient { BaseAddress = address };
+        Log = log;
     }
 
     public HttpClient Client { get; }
+
+    /// <summary>What the package logged (category <c>Concurrency.AspNetCore</c>).</summary>
+    public TestLog Log { get; }
 
     public IServiceProvider Services
         => _app.Services;
@@ -92,6 +149,8 @@ public sealed class TestApp : IAsyncDisposable
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
+        var log = new TestLog("Concurrency.AspNetCore");
+        builder.Logging.AddProvider(log);
         builder.Services.AddDbContext<WebContext>(o =>
         {
             database(o);
@@ -156,6 +215,21 @@ public sealed class TestApp : IAsyncDisposable
             return http.VersionedOk(db.Entry(ticket));
         });
 
+        app.MapGet("/pairs/{a}/{b}", async (string a, string b, WebContext db, HttpContext http)
+            => await db.Pairs.FindAsync(a, b) is { } pair ? http.VersionedOk(db.Entry(pair)) : Results.NotFound());
+        app.MapPut("/pairs/{a}/{b}", async (string a, string b, DocChange change, WebContext db, HttpContext http) =>
+        {
+            if (await db.Pairs.FindAsync(a, b) is not { } pair)
+            {
+                return Results.NotFound();
+            }
+
+            http.CheckPreconditions(db.Entry(pair));
+            pair.Title = change.Title;
+            await db.SaveChangesAsync();
+            return http.VersionedOk(db.Entry(pair));
+        });
+
         // Read-modify-write under contention, with the retry helper.
         app.MapPost("/counters/{id:int}/increment", async (int id, WebContext db, CancellationToken ct) =>
         {
@@ -171,6 +245,8 @@ public sealed class TestApp : IAsyncDisposable
 
         app.MapControllers();
         app.MapGroup("/docs").MapObjectLockEndpoints<WebContext, Doc, int>();
+        app.MapGroup("/labels").MapObjectLockEndpoints<WebContext, Label, string>();
+        app.MapGroup("/shelves").MapObjectLockEndpoints<WebContext, Shelf, Color>();
         app.MapGroup("/tickets").MapObjectLockEndpoints<WebContext, Ticket, int>(o =>
         {
             o.ForceUnlockPolicy = "admin";
@@ -179,7 +255,7 @@ public sealed class TestApp : IAsyncDisposable
 
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new TestApp(app, new Uri(address));
+        return new TestApp(app, new Uri(address), log);
     }
 
     private static async Task<IResult> UpdateAsync(int id, DocChange change, WebContext db, HttpContext http)

@@ -55,6 +55,12 @@ public abstract class WebTestBase(Provider provider) : DatabasePerFixture(provid
         return await context.Docs.AsNoTracking().SingleAsync(d => d.Id == id);
     }
 
+    protected async Task<Ticket> StoredTicket(int id)
+    {
+        await using var context = CreateContext();
+        return await context.Tickets.AsNoTracking().SingleAsync(t => t.Id == id);
+    }
+
     protected static HttpRequestMessage Request(HttpMethod method, string uri, object? body = null, string? ifMatch = null, string? ifNoneMatch = null, string? user = null, string? role = null)
     {
         var request = new HttpRequestMessage(method, uri);

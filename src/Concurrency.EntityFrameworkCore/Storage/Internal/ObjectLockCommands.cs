@@ -35,9 +35,12 @@ internal static class ObjectLockCommands
 
             if (metadata.LockExpiresAt is null)
             {
-                throw new InvalidOperationException(
+                // An argument error (not a state error), so that callers such as the HTTP lock endpoint can tell the
+                // caller's lease apart from a failure of the lock itself.
+                throw new ArgumentException(
                     $"'{entry.Metadata.DisplayName()}' has no lease property, so it cannot be locked with a lease. Implement "
-                    + "ILeasedLockable, or pass lockExpiresAt to HasObjectLock, or lock without a lease.");
+                    + "ILeasedLockable, or pass lockExpiresAt to HasObjectLock, or lock without a lease.",
+                    nameof(lease));
             }
         }
 

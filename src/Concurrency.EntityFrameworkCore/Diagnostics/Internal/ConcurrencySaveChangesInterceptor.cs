@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Concurrency.EntityFrameworkCore.Infrastructure.Internal;
 using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Concurrency.EntityFrameworkCore.Update.Internal;
@@ -23,6 +24,9 @@ internal sealed class ConcurrencySaveChangesInterceptor(IDbContextOptions option
     private readonly bool _readActualVersion
         = options.FindExtension<ConcurrencyOptionsExtension>()?.ReadActualVersionOnConflict ?? true;
 
+    // Resolved on first use: the interceptor is built while EF builds the context's services, before this one can be.
+    // (Not context.Database: its first use builds the facade and its dependencies, which a save need not pay for.)
+    private IDbContextTransactionManager? _transactions;
     private EventHandler<DetectedChangesEventArgs>? _onDetectedAllChanges;
     private DbContext? _armedContext;
 
@@ -98,7 +102,11 @@ internal sealed class ConcurrencySaveChangesInterceptor(IDbContextOptions option
         }
 
         session.Observe(context);
-        session.Transactions.Settle(context.Database.CurrentTransaction?.GetDbTransaction(), session.Loaded);
+        if (session.Transactions.HasPending)
+        {
+            session.Transactions.Settle(CurrentTransaction(context), session.Loaded);
+        }
+
         var model = VersionedModel.Get(context.Model);
         if (!model.HasVersionFields && !model.HasObjectLocks)
         {
@@ -159,11 +167,14 @@ internal sealed class ConcurrencySaveChangesInterceptor(IDbContextOptions option
         session.PendingReads = null;
         if (context is not null && session.Changes.Count > 0)
         {
-            SavedVersions.Remember(context, session);
+            SavedVersions.Remember(session, CurrentTransaction(context));
         }
 
         session.Changes.Clear();
     }
+
+    private DbTransaction? CurrentTransaction(DbContext context)
+        => (_transactions ??= context.GetService<IDbContextTransactionManager>()).CurrentTransaction?.GetDbTransaction();
 
     private void Abort()
     {

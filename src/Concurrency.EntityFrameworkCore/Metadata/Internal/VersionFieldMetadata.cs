@@ -75,15 +75,17 @@ internal sealed class VersionFieldMetadata
     ///     (or, on SQLite, no longer fits the property) would check nothing.
     /// </summary>
     public long Next(EntityEntry entry, long version)
-        => version < (IsInt32 ? int.MaxValue : long.MaxValue)
-            ? version + 1
-            : throw new InvalidOperationException(
-                $"{DescribeKey(p => entry.Property(p).OriginalValue)}: the version field '{EntityType.DisplayName()}.{Property.Name}'"
-                + $" has reached {version}, the largest value {(IsInt32 ? "an int" : "a long")} can hold, so it cannot be"
-                + " incremented; the save was refused and nothing was written."
-                + (IsInt32
-                    ? " Change the property to long (and the column to bigint with a migration), or reset the versions of such rows."
-                    : " Reset the version of that row with raw SQL while nobody edits it."));
+        => version < (IsInt32 ? int.MaxValue : long.MaxValue) ? version + 1 : throw AtMaximum(entry, version);
+
+    // Separate, so the hot path allocates no closure for the message.
+    private InvalidOperationException AtMaximum(EntityEntry entry, long version)
+        => new(
+            $"{DescribeKey(p => entry.Property(p).OriginalValue)}: the version field '{EntityType.DisplayName()}.{Property.Name}'"
+            + $" has reached {version}, the largest value {(IsInt32 ? "an int" : "a long")} can hold, so it cannot be"
+            + " incremented; the save was refused and nothing was written."
+            + (IsInt32
+                ? " Change the property to long (and the column to bigint with a migration), or reset the versions of such rows."
+                : " Reset the version of that row with raw SQL while nobody edits it."));
 
     public object FromLong(long value)
         => IsInt32 ? (object)checked((int)value) : value;

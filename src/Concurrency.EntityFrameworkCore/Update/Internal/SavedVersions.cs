@@ -1,5 +1,5 @@
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Storage;
+using System.Data.Common;
 
 namespace Concurrency.EntityFrameworkCore.Update.Internal;
 
@@ -11,7 +11,7 @@ internal static class SavedVersions
     ///     pending change, and saving it again must still expect the old one), and versions written inside the
     ///     application's transaction, which a rollback must restore.
     /// </summary>
-    public static void Remember(DbContext context, SaveSession session)
+    public static void Remember(SaveSession session, DbTransaction? transaction)
     {
         foreach (var change in session.Changes.Items)
         {
@@ -25,7 +25,7 @@ internal static class SavedVersions
             }
         }
 
-        if (context.Database.CurrentTransaction?.GetDbTransaction() is { } transaction)
+        if (transaction is not null)
         {
             session.Transactions.Saved(transaction, session.Changes.Items);
         }

@@ -15,6 +15,10 @@ internal sealed class TransactionVersionLog
     private readonly List<Entry> _entries = [];
     private readonly HashSet<DbTransaction> _begunByEf = [];
 
+    /// <summary>Whether any saved version still waits for its transaction to end.</summary>
+    public bool HasPending
+        => _entries.Count > 0;
+
     /// <summary>A transaction EF began (as opposed to one the application passed to <c>UseTransaction</c>).</summary>
     public void Begun(DbTransaction transaction)
         => _begunByEf.Add(transaction);

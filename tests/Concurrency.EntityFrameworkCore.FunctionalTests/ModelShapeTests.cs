@@ -1,4 +1,3 @@
-using System.Data.Common;
 using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
@@ -307,58 +306,4 @@ public sealed class ModelShapeTests(Provider provider) : DatabaseTestBase(provid
 
     private DbContextOptionsBuilder ConfigureUntyped(DbContextOptionsBuilder builder)
         => IsPostgres ? builder.UseNpgsql(ConnectionString) : builder.UseSqlite(ConnectionString);
-
-    private sealed class CommandCounter : DbCommandInterceptor
-    {
-        private int _commands;
-
-        public int Commands
-            => _commands;
-
-        public string Sql { get; private set; } = "";
-
-        public void Reset()
-        {
-            _commands = 0;
-            Sql = "";
-        }
-
-        public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
-        {
-            Count(command);
-            return result;
-        }
-
-        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
-            DbCommand command,
-            CommandEventData eventData,
-            InterceptionResult<DbDataReader> result,
-            CancellationToken cancellationToken = default)
-        {
-            Count(command);
-            return ValueTask.FromResult(result);
-        }
-
-        public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
-        {
-            Count(command);
-            return result;
-        }
-
-        public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(
-            DbCommand command,
-            CommandEventData eventData,
-            InterceptionResult<int> result,
-            CancellationToken cancellationToken = default)
-        {
-            Count(command);
-            return ValueTask.FromResult(result);
-        }
-
-        private void Count(DbCommand command)
-        {
-            Interlocked.Increment(ref _commands);
-            Sql += command.CommandText;
-        }
-    }
 }

@@ -1,7 +1,5 @@
 using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.EntityFrameworkCore.Infrastructure;
-using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Concurrency.EntityFrameworkCore.FunctionalTests;
 
@@ -12,19 +10,8 @@ namespace Concurrency.EntityFrameworkCore.FunctionalTests;
 public sealed class ObjectLockTests(Provider provider) : DatabaseTestBase(provider)
 {
     [OneTimeSetUp]
-    public void CreateLockTables()
-    {
-        using var context = CreateLockContext();
-        context.GetService<IRelationalDatabaseCreator>().CreateTables();
-    }
-
-    private LockContext CreateLockContext()
-        => new(
-            (IsPostgres
-                ? new DbContextOptionsBuilder<LockContext>().UseNpgsql(ConnectionString)
-                : new DbContextOptionsBuilder<LockContext>().UseSqlite(ConnectionString))
-            .UseConcurrency()
-            .Options);
+    public void CreateLockSchema()
+        => CreateLockTables();
 
     private async Task<T> AddLockable<T>(T entity)
         where T : class

@@ -1,6 +1,8 @@
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
 
@@ -26,6 +28,19 @@ public abstract class DatabaseTestBase(Provider provider) : DatabasePerFixture(p
         }
 
         return new VersionedContext(builder.Options);
+    }
+
+    /// <summary>The object-lock model on this fixture's database; a fixture using it calls <see cref="CreateLockTables" /> once.</summary>
+    protected LockContext CreateLockContext(Func<DbContextOptionsBuilder, DbContextOptionsBuilder>? configure = null)
+    {
+        var builder = Database.Configure(new DbContextOptionsBuilder<LockContext>()).UseConcurrency();
+        return new LockContext((configure?.Invoke(builder) ?? builder).Options);
+    }
+
+    protected void CreateLockTables()
+    {
+        using var context = CreateLockContext();
+        context.GetService<IRelationalDatabaseCreator>().CreateTables();
     }
 
     protected DbConnection OpenRawConnection()

@@ -2,6 +2,7 @@ using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
 using Concurrency.EntityFrameworkCore.Update.Internal;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
 
@@ -72,10 +73,10 @@ internal static class ObjectLockCommands
 
         try
         {
-            var connection = database.GetDbConnection();
-            var transaction = database.CurrentTransaction?.GetDbTransaction();
+            // Neither a query nor a save: interceptors see these commands with an unknown source.
+            const CommandSource source = CommandSource.Unknown;
             var lockClause = context.GetService<DatabaseDialect>().RowLockClause;
-            var states = await ObjectLockStore.ReadAsync(connection, transaction, [(entry, metadata)], lockClause, async, cancellationToken)
+            var states = await ObjectLockStore.ReadAsync(context, source, [(entry, metadata)], lockClause, async, cancellationToken)
                 .ConfigureAwait(false);
             var description = metadata.Describe(entry);
             var current = states[0]
@@ -113,10 +114,10 @@ internal static class ObjectLockCommands
 
             var versioned = VersionFieldMetadata.Find(entry.Metadata) is { } version ? [(entry, version)] : Array.Empty<(EntityEntry, VersionFieldMetadata)>();
             var before = versioned.Length == 0 ? null
-                : (await VersionQuery.ReadAsync(connection, transaction, versioned, string.Empty, async, cancellationToken).ConfigureAwait(false))[0];
-            await ObjectLockStore.WriteAsync(connection, transaction, entry, metadata, next, async, cancellationToken).ConfigureAwait(false);
+                : (await VersionQuery.ReadAsync(context, source, versioned, string.Empty, async, cancellationToken).ConfigureAwait(false))[0];
+            await ObjectLockStore.WriteAsync(context, source, entry, metadata, next, async, cancellationToken).ConfigureAwait(false);
             var after = versioned.Length == 0 ? null
-                : (await VersionQuery.ReadAsync(connection, transaction, versioned, string.Empty, async, cancellationToken).ConfigureAwait(false))[0];
+                : (await VersionQuery.ReadAsync(context, source, versioned, string.Empty, async, cancellationToken).ConfigureAwait(false))[0];
 
             if (own is not null)
             {

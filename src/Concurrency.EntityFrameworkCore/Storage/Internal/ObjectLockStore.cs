@@ -1,15 +1,18 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Text;
 using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Metadata;
 using static Concurrency.EntityFrameworkCore.Storage.Internal.DatabaseDialect;
 
 namespace Concurrency.EntityFrameworkCore.Storage.Internal;
 
-/// <summary>Reads and writes the lock columns of rows by primary key, with plain SQL on the context's connection.</summary>
+/// <summary>
+///     Reads and writes the lock columns of rows by primary key, with plain SQL sent through EF's command pipeline on the
+///     context's connection (<see cref="ContextCommand" />).
+/// </summary>
 internal static class ObjectLockStore
 {
     /// <summary>
@@ -18,29 +21,29 @@ internal static class ObjectLockStore
     ///     transaction ends (PostgreSQL's <c>FOR UPDATE</c>).
     /// </summary>
     public static async ValueTask<ObjectLockState?[]> ReadAsync(
-        DbConnection connection,
-        DbTransaction? transaction,
+        DbContext context,
+        CommandSource source,
         IReadOnlyList<(EntityEntry Entry, ObjectLockMetadata Metadata)> entries,
         string lockClause,
         bool async,
         CancellationToken cancellationToken)
         => await VersionQuery.ReadRowsAsync<ObjectLockState?>(
-                connection,
-                transaction,
+                context,
+                source,
                 entries.Count,
-                (sql, command, i) =>
+                (command, i) =>
                 {
                     var (entry, metadata) = entries[i];
                     var table = metadata.Table;
-                    sql.Append("SELECT ");
+                    command.Append("SELECT ");
                     for (var p = 0; p < metadata.Properties.Length; p++)
                     {
-                        sql.Append(p == 0 ? string.Empty : ", ").Append(Quote(metadata.Properties[p].GetColumnName(table)!));
+                        command.Append(p == 0 ? string.Empty : ", ").Append(Quote(metadata.Properties[p].GetColumnName(table)!));
                     }
 
-                    sql.Append(" FROM ").Append(Qualify(table.Name, table.Schema)).Append(" WHERE ");
-                    VersionQuery.AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
-                    sql.Append(lockClause).Append(";\n");
+                    command.Append(" FROM ").Append(Qualify(table.Name, table.Schema)).Append(" WHERE ");
+                    VersionQuery.AppendKeyPredicate(command, table, metadata.KeyProperties, entry);
+                    command.Append(lockClause).Append(";\n");
                 },
                 (reader, i) => ReadState(reader, entries[i].Metadata),
                 async,
@@ -53,70 +56,65 @@ internal static class ObjectLockStore
     /// </summary>
     /// <returns>The number of rows written (0 when the row is gone).</returns>
     public static async ValueTask<int> WriteAsync(
-        DbConnection connection,
-        DbTransaction? transaction,
+        DbContext context,
+        CommandSource source,
         EntityEntry entry,
         ObjectLockMetadata metadata,
         ObjectLockState state,
         bool async,
         CancellationToken cancellationToken)
     {
-        var command = connection.CreateCommand();
-        await using (command.ConfigureAwait(false))
+        var command = new ContextCommand(context, source);
+        var table = metadata.Table;
+        var version = VersionFieldMetadata.Find(entry.Metadata);
+        var bump = version is not null
+            && (version.Kind == VersionFieldKind.Integer
+                || (version.Kind == VersionFieldKind.Conditional && Array.IndexOf(version.WatchedProperties, metadata.IsLocked) >= 0));
+        var versionTable = version is null ? (StoreObjectIdentifier?)null
+            : StoreObjectIdentifier.Create((IEntityType)version.Property.DeclaringType, StoreObjectType.Table);
+
+        command.Append("UPDATE ").Append(Qualify(table.Name, table.Schema)).Append(" SET ");
+        var values = new object?[] { state.IsLocked, state.LockedBy, state.LockedAt, state.LockExpiresAt };
+        var all = new[] { metadata.IsLocked, metadata.LockedBy, metadata.LockedAt, metadata.LockExpiresAt };
+        var first = true;
+        for (var i = 0; i < all.Length; i++)
         {
-            command.Transaction = transaction;
-            var table = metadata.Table;
-            var version = VersionFieldMetadata.Find(entry.Metadata);
-            var bump = version is not null
-                && (version.Kind == VersionFieldKind.Integer
-                    || (version.Kind == VersionFieldKind.Conditional && Array.IndexOf(version.WatchedProperties, metadata.IsLocked) >= 0));
-            var versionTable = version is null ? (StoreObjectIdentifier?)null
-                : StoreObjectIdentifier.Create((IEntityType)version.Property.DeclaringType, StoreObjectType.Table);
-
-            var sql = new StringBuilder("UPDATE ").Append(Qualify(table.Name, table.Schema)).Append(" SET ");
-            var values = new object?[] { state.IsLocked, state.LockedBy, state.LockedAt, state.LockExpiresAt };
-            var all = new[] { metadata.IsLocked, metadata.LockedBy, metadata.LockedAt, metadata.LockExpiresAt };
-            var first = true;
-            for (var i = 0; i < all.Length; i++)
+            if (all[i] is not { } property)
             {
-                if (all[i] is not { } property)
-                {
-                    continue;
-                }
-
-                sql.Append(first ? string.Empty : ", ").Append(Quote(property.GetColumnName(table)!)).Append(" = ")
-                    .Append(VersionQuery.AddParameter(command, property, values[i]));
-                first = false;
+                continue;
             }
 
-            if (bump && versionTable == table)
-            {
-                AppendBump(sql, version!, table);
-            }
-
-            sql.Append(" WHERE ");
-            VersionQuery.AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
-            sql.Append(";\n");
-
-            if (bump && versionTable is { } other && other != table)
-            {
-                // TPT: the version lives in another table of the same entity.
-                sql.Append("UPDATE ").Append(Qualify(other.Name, other.Schema)).Append(" SET ");
-                AppendBump(sql, version!, other, first: true);
-                sql.Append(" WHERE ");
-                VersionQuery.AppendKeyPredicate(sql, command, other, version!.KeyProperties, entry);
-                sql.Append(";\n");
-            }
-
-            command.CommandText = sql.ToString();
-            return async ? await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) : command.ExecuteNonQuery();
+            command.Append(first ? string.Empty : ", ").Append(Quote(property.GetColumnName(table)!)).Append(" = ")
+                .Append(command.AddParameter(property, values[i]));
+            first = false;
         }
+
+        if (bump && versionTable == table)
+        {
+            AppendBump(command, version!, table);
+        }
+
+        command.Append(" WHERE ");
+        VersionQuery.AppendKeyPredicate(command, table, metadata.KeyProperties, entry);
+        command.Append(";\n");
+
+        if (bump && versionTable is { } other && other != table)
+        {
+            // TPT: the version lives in another table of the same entity.
+            command.Append("UPDATE ").Append(Qualify(other.Name, other.Schema)).Append(" SET ");
+            AppendBump(command, version!, other, first: true);
+            command.Append(" WHERE ");
+            VersionQuery.AppendKeyPredicate(command, other, version!.KeyProperties, entry);
+            command.Append(";\n");
+        }
+
+        return await command.ExecuteNonQueryAsync(async, cancellationToken).ConfigureAwait(false);
     }
 
-    private static void AppendBump(StringBuilder sql, VersionFieldMetadata version, StoreObjectIdentifier table, bool first = false)
+    private static void AppendBump(ContextCommand command, VersionFieldMetadata version, StoreObjectIdentifier table, bool first = false)
     {
         var column = Quote(version.Property.GetColumnName(table)!);
-        sql.Append(first ? string.Empty : ", ").Append(column).Append(" = ").Append(column).Append(" + 1");
+        command.Append(first ? string.Empty : ", ").Append(column).Append(" = ").Append(column).Append(" + 1");
     }
 
     private static ObjectLockState ReadState(DbDataReader reader, ObjectLockMetadata metadata)

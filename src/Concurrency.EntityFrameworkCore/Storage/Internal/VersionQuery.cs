@@ -1,9 +1,9 @@
 using System.Data.Common;
 using System.Globalization;
-using System.Text;
 using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Metadata;
 using static Concurrency.EntityFrameworkCore.Storage.Internal.DatabaseDialect;
 
@@ -11,24 +11,25 @@ namespace Concurrency.EntityFrameworkCore.Storage.Internal;
 
 /// <summary>
 ///     Reads the current version of tracked rows by primary key: one SELECT per entity, all in one command (one round
-///     trip per 200 entities), results in the order of the entries; <see langword="null" /> where the row is gone.
+///     trip per 200 entities), results in the order of the entries; <see langword="null" /> where the row is gone. The
+///     commands go through EF's command pipeline (<see cref="ContextCommand" />) in the context's current transaction.
 /// </summary>
 internal static class VersionQuery
 {
     private const int StatementsPerCommand = 200;
 
     public static ValueTask<long?[]> ReadAsync(
-        DbConnection connection,
-        DbTransaction? transaction,
+        DbContext context,
+        CommandSource source,
         IReadOnlyList<(EntityEntry Entry, VersionFieldMetadata Metadata)> entries,
         string lockClause,
         bool async,
         CancellationToken cancellationToken)
         => ReadRowsAsync<long?>(
-            connection,
-            transaction,
+            context,
+            source,
             entries.Count,
-            (sql, command, i) => AppendSelect(sql, command, entries[i].Entry, entries[i].Metadata, lockClause),
+            (command, i) => AppendSelect(command, entries[i].Entry, entries[i].Metadata, lockClause),
             (reader, _) => Convert.ToInt64(reader.GetValue(0), CultureInfo.InvariantCulture),
             async,
             cancellationToken);
@@ -38,10 +39,10 @@ internal static class VersionQuery
     ///     reads each row's first result row with <paramref name="read" />; the default value where a row is gone.
     /// </summary>
     public static async ValueTask<T?[]> ReadRowsAsync<T>(
-        DbConnection connection,
-        DbTransaction? transaction,
+        DbContext context,
+        CommandSource source,
         int count,
-        Action<StringBuilder, DbCommand, int> appendSelect,
+        Action<ContextCommand, int> appendSelect,
         Func<DbDataReader, int, T> read,
         bool async,
         CancellationToken cancellationToken)
@@ -50,33 +51,26 @@ internal static class VersionQuery
         for (var start = 0; start < count; start += StatementsPerCommand)
         {
             var batch = Math.Min(StatementsPerCommand, count - start);
-            var command = connection.CreateCommand();
-            await using (command.ConfigureAwait(false))
+            var command = new ContextCommand(context, source);
+            for (var i = start; i < start + batch; i++)
             {
-                command.Transaction = transaction;
-                var sql = new StringBuilder();
-                for (var i = start; i < start + batch; i++)
-                {
-                    appendSelect(sql, command, i);
-                }
+                appendSelect(command, i);
+            }
 
-                command.CommandText = sql.ToString();
-                var reader = async
-                    ? await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false)
-                    : command.ExecuteReader();
-                await using (reader.ConfigureAwait(false))
+            var relationalReader = await command.ExecuteReaderAsync(async, cancellationToken).ConfigureAwait(false);
+            await using (relationalReader.ConfigureAwait(false))
+            {
+                var reader = relationalReader.DbDataReader;
+                for (var i = 0; i < batch; i++)
                 {
-                    for (var i = 0; i < batch; i++)
+                    if (i > 0 && !(async ? await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) : reader.NextResult()))
                     {
-                        if (i > 0 && !(async ? await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) : reader.NextResult()))
-                        {
-                            break;
-                        }
+                        break;
+                    }
 
-                        if (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
-                        {
-                            results[start + i] = read(reader, start + i);
-                        }
+                    if (async ? await reader.ReadAsync(cancellationToken).ConfigureAwait(false) : reader.Read())
+                    {
+                        results[start + i] = read(reader, start + i);
                     }
                 }
             }
@@ -86,34 +80,26 @@ internal static class VersionQuery
     }
 
     /// <summary>Appends <c>key1 = @p AND key2 = @p</c> for the entry's original key values, adding the parameters.</summary>
-    public static void AppendKeyPredicate(StringBuilder sql, DbCommand command, StoreObjectIdentifier table, IProperty[] keys, EntityEntry entry)
+    public static void AppendKeyPredicate(ContextCommand command, StoreObjectIdentifier table, IProperty[] keys, EntityEntry entry)
     {
         for (var k = 0; k < keys.Length; k++)
         {
             var key = keys[k];
-            var name = AddParameter(command, key, entry.Property(key).OriginalValue);
-            sql.Append(k == 0 ? string.Empty : " AND ").Append(Quote(key.GetColumnName(table)!)).Append(" = ").Append(name);
+            var name = command.AddParameter(key, entry.Property(key).OriginalValue);
+            command.Append(k == 0 ? string.Empty : " AND ").Append(Quote(key.GetColumnName(table)!)).Append(" = ").Append(name);
         }
     }
 
-    /// <summary>Adds a parameter typed by the property's own type mapping (so conversions match EF's) and returns its name.</summary>
-    public static string AddParameter(DbCommand command, IProperty property, object? value)
-    {
-        var name = "@cv" + command.Parameters.Count.ToString(CultureInfo.InvariantCulture);
-        command.Parameters.Add(property.GetRelationalTypeMapping().CreateParameter(command, name, value));
-        return name;
-    }
-
-    private static void AppendSelect(StringBuilder sql, DbCommand command, EntityEntry entry, VersionFieldMetadata metadata, string lockClause)
+    private static void AppendSelect(ContextCommand command, EntityEntry entry, VersionFieldMetadata metadata, string lockClause)
     {
         var table = StoreObjectIdentifier.Create((IEntityType)metadata.Property.DeclaringType, StoreObjectType.Table)
             ?? StoreObjectIdentifier.Create(entry.Metadata, StoreObjectType.Table)
             ?? throw new InvalidOperationException(
                 $"'{entry.Metadata.DisplayName()}' is not mapped to a table, so its version cannot be read.");
-        sql.Append("SELECT ").Append(Quote(metadata.Property.GetColumnName(table)!))
+        command.Append("SELECT ").Append(Quote(metadata.Property.GetColumnName(table)!))
             .Append(" FROM ").Append(Qualify(table.Name, table.Schema))
             .Append(" WHERE ");
-        AppendKeyPredicate(sql, command, table, metadata.KeyProperties, entry);
-        sql.Append(lockClause).Append(";\n");
+        AppendKeyPredicate(command, table, metadata.KeyProperties, entry);
+        command.Append(lockClause).Append(";\n");
     }
 }

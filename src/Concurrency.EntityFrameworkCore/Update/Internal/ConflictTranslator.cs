@@ -42,7 +42,7 @@ internal static class ConflictTranslator
             }
 
             long?[]? actual = null;
-            if (readActualVersion && eventData is RelationalConcurrencyExceptionEventData relational)
+            if (readActualVersion && eventData is RelationalConcurrencyExceptionEventData { Context: { } context } relational)
             {
                 // The batch's reader is still open; close it so the connection can run the version query.
                 if (async)
@@ -54,9 +54,12 @@ internal static class ConflictTranslator
                     relational.DataReader.Close();
                 }
 
+                // Through EF's command pipeline on the context's IRelationalConnection: the connection EF's batch ran on
+                // (relational.Connection), whose CurrentTransaction is the one the batch ran in (relational.Command.Transaction):
+                // the application's, or the one EF began for this save (BatchExecutor begins it through IRelationalConnection).
                 actual = await VersionQuery.ReadAsync(
-                        relational.Connection,
-                        relational.Command.Transaction,
+                        context,
+                        CommandSource.SaveChanges,
                         versioned,
                         lockClause: string.Empty,
                         async,

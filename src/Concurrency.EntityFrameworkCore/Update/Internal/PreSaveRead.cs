@@ -2,8 +2,8 @@ using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Concurrency.EntityFrameworkCore.Storage.Internal;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.ChangeTracking;
+using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Metadata;
-using Microsoft.EntityFrameworkCore.Storage;
 
 namespace Concurrency.EntityFrameworkCore.Update.Internal;
 
@@ -49,12 +49,10 @@ internal static class PreSaveRead
 
         try
         {
-            var connection = database.GetDbConnection();
-            var transaction = database.CurrentTransaction?.GetDbTransaction();
             if (reads.Locks.Count > 0)
             {
                 reads.Locks.Sort((a, b) => RowOrder.Compare(a.Metadata.Table, a.Metadata.KeyProperties, a.Entry, b.Metadata.Table, b.Metadata.KeyProperties, b.Entry));
-                var states = await ObjectLockStore.ReadAsync(connection, transaction, reads.Locks, dialect.RowLockClause, async, cancellationToken)
+                var states = await ObjectLockStore.ReadAsync(context, CommandSource.SaveChanges, reads.Locks, dialect.RowLockClause, async, cancellationToken)
                     .ConfigureAwait(false);
                 ObjectLockCheck.Check(reads.Locks, states);
             }
@@ -62,7 +60,7 @@ internal static class PreSaveRead
             if (reads.Disabled.Count > 0)
             {
                 reads.Disabled.Sort((a, b) => RowOrder.Compare(VersionTable(a.Metadata), a.Metadata.KeyProperties, a.Entry, VersionTable(b.Metadata), b.Metadata.KeyProperties, b.Entry));
-                var versions = await VersionQuery.ReadAsync(connection, transaction, reads.Disabled, dialect.RowLockClause, async, cancellationToken)
+                var versions = await VersionQuery.ReadAsync(context, CommandSource.SaveChanges, reads.Disabled, dialect.RowLockClause, async, cancellationToken)
                     .ConfigureAwait(false);
                 for (var i = 0; i < reads.Disabled.Count; i++)
                 {

@@ -72,44 +72,16 @@ internal static class SamplePages
         }));
 
         // Lock and unlock through the library (LockAsync / UnlockAsync); the owner is the signed-in user (UseObjectLockOwner).
-        app.MapPost("/articles/{id:int}/lock", (int id, HttpContext http, IAntiforgery antiforgery, SampleDb db) => PostAsync(http, antiforgery, async form =>
+        app.MapPost("/articles/{id:int}/lock", (int id, HttpContext http, IAntiforgery antiforgery, SampleDb db) => PostAsync(http, antiforgery, form =>
         {
-            if (await db.Articles.FindAsync(id) is not { } article)
-            {
-                return Pages.ArticleNotFound(http, id);
-            }
-
             TimeSpan? lease = int.TryParse(form["lease"], NumberStyles.None, CultureInfo.InvariantCulture, out var minutes) && minutes > 0
                 ? TimeSpan.FromMinutes(minutes)
                 : null;
-            try
-            {
-                await db.LockAsync(article, lease);
-                return RedirectWithNotice(http, Edit(id), Notice.Locked);
-            }
-            catch (ObjectLockException refused)
-            {
-                return LockRefused(http, id, refused);
-            }
+            return ChangeLockAsync(http, db, id, article => db.LockAsync(article, lease), Notice.Locked);
         }));
 
-        app.MapPost("/articles/{id:int}/unlock", (int id, HttpContext http, IAntiforgery antiforgery, SampleDb db) => PostAsync(http, antiforgery, async _ =>
-        {
-            if (await db.Articles.FindAsync(id) is not { } article)
-            {
-                return Pages.ArticleNotFound(http, id);
-            }
-
-            try
-            {
-                await db.UnlockAsync(article);
-                return RedirectWithNotice(http, Edit(id), Notice.Unlocked);
-            }
-            catch (ObjectLockException refused)
-            {
-                return LockRefused(http, id, refused);
-            }
-        }));
+        app.MapPost("/articles/{id:int}/unlock", (int id, HttpContext http, IAntiforgery antiforgery, SampleDb db) => PostAsync(http, antiforgery, _ =>
+            ChangeLockAsync(http, db, id, article => db.UnlockAsync(article), Notice.Unlocked)));
 
         app.MapPost("/account/signin", (HttpContext http, IAntiforgery antiforgery) => PostAsync(http, antiforgery, async form =>
         {
@@ -158,6 +130,24 @@ internal static class SamplePages
         }
 
         return await handle(await http.Request.ReadFormAsync());
+    }
+
+    private static async Task<IResult> ChangeLockAsync(HttpContext http, SampleDb db, int id, Func<Article, Task> change, Notice done)
+    {
+        if (await db.Articles.FindAsync(id) is not { } article)
+        {
+            return Pages.ArticleNotFound(http, id);
+        }
+
+        try
+        {
+            await change(article);
+            return RedirectWithNotice(http, Edit(id), done);
+        }
+        catch (ObjectLockException refused)
+        {
+            return LockRefused(http, id, refused);
+        }
     }
 
     /// <summary>

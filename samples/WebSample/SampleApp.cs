@@ -1,12 +1,11 @@
-using Concurrency.AspNetCore;
 using Concurrency.EntityFrameworkCore;
-using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.EntityFrameworkCore;
-using Microsoft.Extensions.Options;
 
 namespace WebSample;
 
-public class Article : ILockable
+/// <summary>An article with a lock that has an owner and an optional lease (see <see cref="ILeasedLockable" />).</summary>
+public class Article : ILeasedLockable
 {
     public int Id { get; set; }
 
@@ -15,6 +14,12 @@ public class Article : ILockable
     public string Body { get; set; } = "";
 
     public bool IsLocked { get; set; }
+
+    public string? LockedBy { get; set; }
+
+    public DateTimeOffset? LockedAt { get; set; }
+
+    public DateTimeOffset? LockExpiresAt { get; set; }
 
     [VersionField]
     public long Version { get; set; }
@@ -29,10 +34,10 @@ public sealed class SampleDb(DbContextOptions<SampleDb> options) : DbContext(opt
 }
 
 /// <summary>The JSON shape of an article; the version travels in the ETag header (or in the body, see PUT /api/articles/{id}/body).</summary>
-public sealed record ArticleDto(int Id, string Title, string Body, bool IsLocked, long Version)
+public sealed record ArticleDto(int Id, string Title, string Body, bool IsLocked, string? LockedBy, DateTimeOffset? LockExpiresAt, long Version)
 {
     public static ArticleDto From(Article article)
-        => new(article.Id, article.Title, article.Body, article.IsLocked, article.Version);
+        => new(article.Id, article.Title, article.Body, article.IsLocked, article.LockedBy, article.LockExpiresAt, article.Version);
 }
 
 public sealed record ArticleChange(string Title, string Body, long? Version = null);
@@ -61,8 +66,16 @@ public static class SampleApp
         builder.Services.AddConcurrencyProblemDetails();
         builder.Services.AddAntiforgery();
 
+        // The pages' "Sign in" asks only for a name: enough to show who holds a lock, not a real login.
+        builder.Services.AddAuthentication(CookieAuthenticationDefaults.AuthenticationScheme).AddCookie();
+        builder.Services.AddAuthorization();
+
         var app = builder.Build();
         app.UseExceptionHandler();
+        app.UseStatusCodePages(SamplePages.NotFoundPageAsync);
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseObjectLockOwner(); // the signed-in user owns the locks they take, and may keep saving while others are refused
         app.UseAntiforgery();
 
         using (var scope = app.Services.CreateScope())
@@ -71,13 +84,16 @@ public static class SampleApp
             db.Database.EnsureCreated();
             if (!db.Articles.Any())
             {
-                db.Articles.Add(new Article { Title = "Hello", Body = "Edit me in two tabs." });
+                db.Articles.AddRange(
+                    new Article { Title = "Welcome to the team handbook", Body = "Start here: who we are, how we work, and where to find things." },
+                    new Article { Title = "Release checklist", Body = "1. Freeze the branch.\n2. Run the tests.\n3. Tag and publish." },
+                    new Article { Title = "Office opening hours", Body = "Monday to Friday, 8:00 to 18:00." });
                 db.SaveChanges();
             }
         }
 
         MapApi(app);
-        MapPages(app);
+        app.MapSamplePages();
         return app;
     }
 
@@ -140,63 +156,5 @@ public static class SampleApp
         }).RequireIfMatch();
 
         api.MapObjectLockEndpoints<SampleDb, Article, int>(o => o.Response = ArticleDto.From);
-    }
-
-    private static void MapPages(WebApplication app)
-    {
-        app.MapGet("/", () => Results.Redirect("/articles/1/edit"));
-
-        app.MapGet("/articles/{id:int}/edit", async (int id, SampleDb db, HttpContext http, IAntiforgery antiforgery) =>
-            await db.Articles.AsNoTracking().SingleOrDefaultAsync(a => a.Id == id) is { } article
-                ? Pages.Edit(article, antiforgery.GetAndStoreTokens(http), http.Request.Query["saved"] == "1" ? "Saved." : null)
-                : Results.NotFound());
-
-        // A plain form post. The version the page was rendered with is the version the save is checked against.
-        app.MapPost("/articles/{id:int}/edit", async (int id, HttpContext http, SampleDb db, IAntiforgery antiforgery, IOptions<ConcurrencyHttpOptions> messages) =>
-        {
-            try
-            {
-                await antiforgery.ValidateRequestAsync(http);
-            }
-            catch (AntiforgeryValidationException)
-            {
-                return Results.BadRequest("The form expired: reload the page.");
-            }
-
-            var form = await http.Request.ReadFormAsync();
-            var tokens = antiforgery.GetAndStoreTokens(http);
-            if (!long.TryParse(form["version"], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var version))
-            {
-                return Results.BadRequest("The form has no version: reload the page.");
-            }
-
-            if (await db.Articles.FindAsync(id) is not { } article)
-            {
-                return Pages.Message("Deleted", "This article no longer exists.");
-            }
-
-            var mine = new ArticleChange(form["title"].ToString(), form["body"].ToString(), version);
-            db.Entry(article).ExpectVersion(version);
-            article.Title = mine.Title;
-            article.Body = mine.Body;
-            try
-            {
-                await db.SaveChangesAsync();
-                return Results.Redirect($"/articles/{id}/edit?saved=1");
-            }
-            catch (RecordModifiedException conflict)
-            {
-                var theirs = await conflict.Conflicts[0].GetDatabaseValuesAsync();
-                return theirs is null
-                    ? Pages.Message("Deleted", "Someone else deleted this article while you were editing it.")
-                    : Pages.Conflict(id, mine, theirs.ToObject() as Article ?? new Article(), tokens);
-            }
-            catch (ObjectLockedException locked)
-            {
-                // The exception's message is advice for developers; the page shows the text written for users (the same
-                // as the API's problem detail, configurable with AddConcurrencyProblemDetails(o => o.LockMessage = ...)).
-                return Pages.Message("Locked", messages.Value.LockMessage(locked));
-            }
-        });
     }
 }

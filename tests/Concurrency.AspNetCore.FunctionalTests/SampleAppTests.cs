@@ -74,16 +74,23 @@ public sealed partial class SampleAppTests(Provider provider)
     private static partial Regex MessageParagraph();
 
     [Test]
-    public async Task A_lease_on_the_sample_article_answers_400_naming_leaseSeconds_and_locks_nothing()
+    public async Task A_lease_on_the_sample_article_locks_it_until_then_and_a_malformed_lease_answers_400_naming_leaseSeconds()
     {
         var article = await Seed("lease");
 
-        var problem = await Problem(await _client.PutAsync($"/api/articles/{article.Id}/lock?leaseSeconds=60", null), 400);
-        Assert.That(problem.GetProperty("errors").GetProperty("leaseSeconds")[0].GetString(), Is.EqualTo("This article can only be locked without a lease: leave out leaseSeconds."));
+        var problem = await Problem(await _client.PutAsync($"/api/articles/{article.Id}/lock?leaseSeconds=abc", null), 400);
+        Assert.That(problem.GetProperty("errors").GetProperty("leaseSeconds")[0].GetString(), Does.StartWith("'abc' is not a lease"));
         Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("'leaseSeconds'"));
-
         var stored = await Stored(article.Id);
         Assert.That((stored.IsLocked, stored.Version), Is.EqualTo((false, 1L)), "nothing written");
+
+        var response = await _client.PutAsync($"/api/articles/{article.Id}/lock?leaseSeconds=60", null);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var body = await response.Content.ReadFromJsonAsync<ArticleDto>();
+        stored = await Stored(article.Id);
+        Assert.That((stored.IsLocked, stored.Version), Is.EqualTo((true, 2L)));
+        Assert.That(stored.LockExpiresAt, Is.GreaterThan(DateTimeOffset.UtcNow).And.LessThanOrEqualTo(DateTimeOffset.UtcNow.AddSeconds(60)));
+        Assert.That(body!.LockExpiresAt, Is.EqualTo(stored.LockExpiresAt).Within(TimeSpan.FromMilliseconds(1)), "the API shows the lease");
     }
 
     [Test]
@@ -128,5 +135,97 @@ public sealed partial class SampleAppTests(Provider provider)
         Assert.That(html, Does.Not.Contain("UnlockAsync").And.Not.Contain("SaveChanges"));
         var stored = await Stored(article.Id);
         Assert.That((stored.Title, stored.IsLocked, stored.Version), Is.EqualTo(("page", true, 2L)), "nothing written");
+    }
+
+    /// <summary>Loads <paramref name="page" />, then posts its antiforgery token and <paramref name="fields" /> to <paramref name="action" />.</summary>
+    private async Task<HttpResponseMessage> PostFormAsync(string page, string action, Dictionary<string, string> fields)
+    {
+        var html = await _client.GetStringAsync(page);
+        var token = HiddenToken().Match(html);
+        Assert.That(token.Success, Is.True, html);
+        fields[WebUtility.HtmlDecode(token.Groups[1].Value)] = WebUtility.HtmlDecode(token.Groups[2].Value);
+        return await _client.PostAsync(action, new FormUrlEncodedContent(fields));
+    }
+
+    [TestCase("/nope")]
+    [TestCase("/articles/999999/edit")]
+    [TestCase("/articles/1/nope")]
+    public async Task Unknown_addresses_answer_an_HTML_404_page(string path)
+    {
+        var response = await _client.GetAsync(path);
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), html);
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/html"));
+        Assert.That(html, Does.Contain("<h1 id=\"not-found\">Page not found</h1>").And.Contain("href=\"/site.css\""));
+    }
+
+    [Test]
+    public async Task The_list_and_the_stylesheet_come_from_the_app_itself()
+    {
+        var article = await Seed("listed");
+        var list = await _client.GetStringAsync("/");
+        Assert.That(list, Does.Contain($"<tr id=\"article-{article.Id}\">").And.Contain("listed"));
+        Assert.That(list, Does.Not.Contain("http://").And.Not.Contain("https://"), "nothing is fetched from elsewhere");
+
+        var css = await _client.GetAsync("/site.css");
+        Assert.That(css.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(css.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/css"));
+        Assert.That(await css.Content.ReadAsStringAsync(), Does.Contain(".differs"));
+    }
+
+    [Test]
+    public async Task The_edit_page_says_Saved_only_after_a_save_that_wrote_something()
+    {
+        var article = await Seed("saved");
+        var edit = $"/articles/{article.Id}/edit";
+        Assert.That(await _client.GetStringAsync(edit + "?saved=1"), Does.Not.Contain("id=\"notice\""), "an address cannot claim a save");
+
+        var unchanged = await PostFormAsync(edit, edit, new() { ["version"] = "1", ["title"] = "saved", ["body"] = "body" });
+        Assert.That(unchanged.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
+        Assert.That(await _client.GetStringAsync(edit), Does.Contain("Nothing to save").And.Not.Contain("Saved."));
+        Assert.That((await Stored(article.Id)).Version, Is.EqualTo(1L), "nothing written");
+
+        var saved = await PostFormAsync(edit, edit, new() { ["version"] = "1", ["title"] = "saved again", ["body"] = "body" });
+        Assert.That(saved.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
+        Assert.That(await _client.GetStringAsync(edit), Does.Contain("<p id=\"notice\" class=\"notice\">Saved.</p>"));
+        Assert.That(await _client.GetStringAsync(edit), Does.Not.Contain("Saved."), "said once, not on every reload");
+        Assert.That((await Stored(article.Id)).Version, Is.EqualTo(2L));
+    }
+
+    [Test]
+    public async Task The_edit_page_locks_and_unlocks_with_a_lease_and_the_list_shows_the_lock()
+    {
+        var article = await Seed("locked");
+        var edit = $"/articles/{article.Id}/edit";
+
+        var locked = await PostFormAsync(edit, $"/articles/{article.Id}/lock", new() { ["lease"] = "15" });
+        Assert.That(locked.StatusCode, Is.EqualTo(HttpStatusCode.Redirect), await locked.Content.ReadAsStringAsync());
+        var stored = await Stored(article.Id);
+        Assert.That(stored.IsLocked, Is.True);
+        Assert.That(stored.LockExpiresAt, Is.GreaterThan(DateTimeOffset.UtcNow.AddMinutes(14)).And.LessThanOrEqualTo(DateTimeOffset.UtcNow.AddMinutes(15)));
+        Assert.That(await _client.GetStringAsync(edit), Does.Contain("id=\"unlock\"").And.Contain("Locked. Nobody can save changes until it is unlocked."));
+        var until = stored.LockExpiresAt!.Value.UtcDateTime.ToString("yyyy-MM-dd HH:mm", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.That(await _client.GetStringAsync("/"), Does.Contain($"<span class=\"badge locked\">Locked</span><span class=\"lock-detail\"> until {until} UTC</span>"));
+
+        var again = await PostFormAsync(edit, $"/articles/{article.Id}/lock", new());
+        Assert.That(MessageParagraph().Match(await again.Content.ReadAsStringAsync()).Groups[1].Value, Does.StartWith("This article is already locked"));
+
+        var unlocked = await PostFormAsync(edit, $"/articles/{article.Id}/unlock", new());
+        Assert.That(unlocked.StatusCode, Is.EqualTo(HttpStatusCode.Redirect));
+        Assert.That((await Stored(article.Id)).IsLocked, Is.False);
+        Assert.That(await _client.GetStringAsync(edit), Does.Contain("id=\"lock\"").And.Contain("Unlocked."));
+    }
+
+    [Test]
+    public async Task The_conflict_page_highlights_the_fields_that_differ()
+    {
+        var article = await Seed("conflict");
+        var edit = $"/articles/{article.Id}/edit";
+        await PostFormAsync(edit, edit, new() { ["version"] = "1", ["title"] = "theirs", ["body"] = "body" });
+
+        var response = await PostFormAsync(edit, edit, new() { ["version"] = "1", ["title"] = "mine", ["body"] = "body" });
+        var html = await response.Content.ReadAsStringAsync();
+        Assert.That(html, Does.Contain("<tr id=\"row-title\" class=\"differs\">").And.Contain("<tr id=\"row-body\">"), html);
+        Assert.That((await Stored(article.Id)).Title, Is.EqualTo("theirs"));
     }
 }

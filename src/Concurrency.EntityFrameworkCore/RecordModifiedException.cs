@@ -17,7 +17,7 @@ public sealed class RecordModifiedException : DbUpdateConcurrencyException
     /// <summary>Creates the exception from the conflicts found.</summary>
     /// <param name="conflicts">The conflicting entities; at least one.</param>
     /// <param name="innerException">EF Core's own concurrency exception.</param>
-    public RecordModifiedException(IReadOnlyList<RecordConflict> conflicts, Exception? innerException)
+    internal RecordModifiedException(IReadOnlyList<RecordConflict> conflicts, Exception? innerException)
         : base(BuildMessage(conflicts), innerException)
     {
         Conflicts = conflicts;

@@ -10,7 +10,7 @@ public sealed class MissingVersionTriggersException : InvalidOperationException
 {
     /// <summary>Creates the exception for the given missing triggers.</summary>
     /// <param name="missing">The missing triggers.</param>
-    public MissingVersionTriggersException(IReadOnlyList<VersionTriggerInfo> missing)
+    internal MissingVersionTriggersException(IReadOnlyList<VersionTriggerInfo> missing)
         : base(
             "Version triggers are missing from the database, so raw SQL updates of these rows would not bump their versions: "
             + string.Join(", ", missing.Select(t => $"'{t.Name}' on table '{t.Table}' for {t.EntityType}.{t.Property}"))

@@ -17,7 +17,18 @@ public sealed class TransactionRollbackTests(Provider provider) : DatabaseTestBa
         DisposeWithoutCommit,
     }
 
-    private static async Task End(VersionedContext context, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction transaction, Ending ending, bool async)
+    /// <summary>Loads the article, saves a change of it in a transaction, and ends that transaction without a commit.</summary>
+    private static async Task<Article> SaveInATransactionThatEnds(VersionedContext context, int id, Ending ending, bool async)
+    {
+        var loaded = await context.Articles.SingleAsync(a => a.Id == id);
+        var transaction = async ? await context.Database.BeginTransactionAsync() : context.Database.BeginTransaction();
+        loaded.Title = "rolled back";
+        await Save(context, async);
+        await End(transaction, ending, async);
+        return loaded;
+    }
+
+    private static async Task End(Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction transaction, Ending ending, bool async)
     {
         if (ending == Ending.Rollback)
         {
@@ -47,11 +58,7 @@ public sealed class TransactionRollbackTests(Provider provider) : DatabaseTestBa
         var article = await Add(new Article { Title = "v1" });
 
         await using var context = CreateContext();
-        var loaded = await context.Articles.SingleAsync(a => a.Id == article.Id);
-        var transaction = async ? await context.Database.BeginTransactionAsync() : context.Database.BeginTransaction();
-        loaded.Title = "rolled back";
-        await Save(context, async);
-        await End(context, transaction, ending, async);
+        var loaded = await SaveInATransactionThatEnds(context, article.Id, ending, async);
 
         await using (var other = CreateContext())
         {
@@ -74,11 +81,7 @@ public sealed class TransactionRollbackTests(Provider provider) : DatabaseTestBa
         var article = await Add(new Article { Title = "v1" });
 
         await using var context = CreateContext();
-        var loaded = await context.Articles.SingleAsync(a => a.Id == article.Id);
-        var transaction = async ? await context.Database.BeginTransactionAsync() : context.Database.BeginTransaction();
-        loaded.Title = "rolled back";
-        await Save(context, async);
-        await End(context, transaction, ending, async);
+        var loaded = await SaveInATransactionThatEnds(context, article.Id, ending, async);
         if (ending == Ending.Rollback)
         {
             Assert.That(loaded.Version, Is.EqualTo(1), "the row has version 1 again, so must the entity");

@@ -62,6 +62,31 @@ public sealed class ObjectLockedException : ObjectLockException
             state)
     {
     }
+
+    /// <summary>For an entity whose lock is derived from a locked principal (<c>HasObjectLockFrom</c>).</summary>
+    internal ObjectLockedException(
+        EntityEntry entry,
+        string entityDescription,
+        IReadOnlyDictionary<string, object?> key,
+        string principalDescription,
+        ObjectLockState state,
+        string action)
+        : base(
+            $"{entityDescription} cannot be {action}: {principalDescription} is locked{Holder(state)}, and {entityDescription} shares"
+            + " its lock (HasObjectLockFrom). Nothing of this SaveChanges was written. Unlock the principal first, or wait until"
+            + " its owner does.",
+            entry,
+            entityDescription,
+            key,
+            state)
+        => LockedThrough = principalDescription;
+
+    /// <summary>
+    ///     For a lock derived from a principal (<c>HasObjectLockFrom</c>): the locked principal, for example
+    ///     <c>Article(Id=5)</c>, whose owner and lease the other properties describe; <see langword="null" /> when the
+    ///     entity's own lock refused the save.
+    /// </summary>
+    public string? LockedThrough { get; }
 }
 
 /// <summary>Thrown by <c>LockAsync</c> when the entity is already locked (by anyone, with a lease that has not run out).</summary>

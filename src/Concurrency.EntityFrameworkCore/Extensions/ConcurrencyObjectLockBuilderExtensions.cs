@@ -39,6 +39,35 @@ public static class ConcurrencyObjectLockBuilderExtensions
         return entityTypeBuilder;
     }
 
+    /// <summary>
+    ///     Derives the entity's lock from the principal it references: while that principal is locked in the database
+    ///     (itself, or through its own derived lock), SaveChanges refuses to add, update or delete this entity, with an
+    ///     <see cref="ObjectLockedException" /> naming both (django-object-lock's section of a locked article). The
+    ///     principal's lock state is read under a share lock in the save's transaction, so a lock taken concurrently either
+    ///     waits for the save or is seen by it.
+    /// </summary>
+    /// <typeparam name="TEntity">The dependent entity type.</typeparam>
+    /// <typeparam name="TPrincipal">The principal entity type: lockable, or itself deriving its lock.</typeparam>
+    /// <param name="entityTypeBuilder">The dependent's entity type builder.</param>
+    /// <param name="principal">The reference navigation to the principal, such as <c>s =&gt; s.Article</c>.</param>
+    /// <returns>The same builder, for chaining.</returns>
+    public static EntityTypeBuilder<TEntity> HasObjectLockFrom<TEntity, TPrincipal>(
+        this EntityTypeBuilder<TEntity> entityTypeBuilder,
+        Expression<Func<TEntity, TPrincipal?>> principal)
+        where TEntity : class
+        where TPrincipal : class
+    {
+        ArgumentNullException.ThrowIfNull(entityTypeBuilder);
+        ArgumentNullException.ThrowIfNull(principal);
+        var name = principal.Body is MemberExpression { Member: var member } && member.DeclaringType?.IsAssignableFrom(typeof(TEntity)) == true
+            ? member.Name
+            : throw new ArgumentException(
+                $"'{principal}' is not a navigation of '{typeof(TEntity).Name}'. Pass a reference navigation, such as s => s.Article.",
+                nameof(principal));
+        entityTypeBuilder.HasAnnotation(ConcurrencyAnnotationNames.ObjectLockFrom, name);
+        return entityTypeBuilder;
+    }
+
     private static void Set<TEntity>(EntityTypeBuilder<TEntity> builder, string annotation, LambdaExpression? property)
         where TEntity : class
     {

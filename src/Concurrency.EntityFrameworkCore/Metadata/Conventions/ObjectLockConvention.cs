@@ -41,6 +41,48 @@ internal sealed class ObjectLockConvention : IModelFinalizingConvention
                 Validate(entityType);
             }
         }
+
+        foreach (var entityType in modelBuilder.Metadata.GetEntityTypes())
+        {
+            if (entityType.FindAnnotation(ConcurrencyAnnotationNames.ObjectLockFrom) is not null)
+            {
+                ValidateDerived(entityType);
+            }
+        }
+    }
+
+    /// <summary>A derived lock needs a reference navigation to a principal that is lockable, or derives its own lock.</summary>
+    private static void ValidateDerived(IConventionEntityType entityType)
+    {
+        var name = (string)entityType[ConcurrencyAnnotationNames.ObjectLockFrom]!;
+        var navigation = entityType.FindNavigation(name);
+        if (navigation is null || navigation.IsCollection || !navigation.IsOnDependent)
+        {
+            throw new InvalidOperationException(
+                $"HasObjectLockFrom on '{entityType.DisplayName()}' names '{name}', which is not a reference navigation to a principal"
+                + $" (the entity holding the foreign key must be '{entityType.DisplayName()}'). Pass the navigation to the entity whose lock it shares, such as s => s.Article.");
+        }
+
+        var principal = navigation.TargetEntityType;
+        if (!IsLockable(principal))
+        {
+            throw new InvalidOperationException(
+                $"'{entityType.DisplayName()}' derives its lock from '{principal.DisplayName()}' through '{name}', but '{principal.DisplayName()}'"
+                + " has no object lock. Make it lockable (ILockable or HasObjectLock), or derive its lock from its own principal with HasObjectLockFrom.");
+        }
+
+        static bool IsLockable(IConventionEntityType type)
+        {
+            for (IConventionEntityType? current = type; current is not null; current = current.BaseType)
+            {
+                if (current[ConcurrencyAnnotationNames.ObjectLock] is string || current[ConcurrencyAnnotationNames.ObjectLockFrom] is string)
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
     }
 
     private static bool HasLockInHierarchy(IConventionEntityType entityType)

@@ -27,7 +27,9 @@ internal static class ConcurrencyAnnotationNames
     public const string LockExpiresAt = Prefix + "LockExpiresAt";
 
     /// <summary>Runtime annotation on an entity type: its cached <see cref="ObjectLockMetadata" />.</summary>
+    public const string ObjectLockFrom = Prefix + "ObjectLockFrom";
     public const string RuntimeObjectLock = Prefix + "ObjectLockMetadata";
+    public const string RuntimeDerivedLock = Prefix + "DerivedLockMetadata";
 
     /// <summary>Runtime annotation on an entity type: its cached <see cref="VersionFieldMetadata" />.</summary>
     public const string RuntimeMetadata = Prefix + "Metadata";

@@ -175,7 +175,7 @@ internal sealed class VersionedModel
         foreach (var entityType in model.GetEntityTypes())
         {
             snapshot |= entityType.GetChangeTrackingStrategy() == ChangeTrackingStrategy.Snapshot;
-            locks |= ObjectLockMetadata.Find(entityType) is not null;
+            locks |= ObjectLockMetadata.Find(entityType) is not null || DerivedLockMetadata.Find(entityType) is not null;
             var metadata = VersionFieldMetadata.Find(entityType);
             if (metadata is null)
             {

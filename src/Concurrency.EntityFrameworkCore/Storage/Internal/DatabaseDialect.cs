@@ -44,6 +44,12 @@ internal abstract class DatabaseDialect
     /// </summary>
     public abstract string RowLockClause { get; }
 
+    /// <summary>
+    ///     Appended to a SELECT to keep the rows it reads from being changed (or locked) by others until the transaction
+    ///     ends, while letting others read them the same way; empty where the transaction holds the write lock.
+    /// </summary>
+    public abstract string ShareLockClause { get; }
+
     /// <summary>The trigger's name: <c>{table}_{column}_version</c>, shortened with a hash past 63 characters.</summary>
     public static string TriggerName(string table, string column)
     {
@@ -82,6 +88,9 @@ internal abstract class DatabaseDialect
             => false;
 
         public override string RowLockClause
+            => string.Empty;
+
+        public override string ShareLockClause
             => string.Empty;
 
         public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)

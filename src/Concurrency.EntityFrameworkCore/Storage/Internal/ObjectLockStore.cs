@@ -51,6 +51,25 @@ internal static class ObjectLockStore
             .ConfigureAwait(false);
 
     /// <summary>
+    ///     Reads the lock columns of rows given by their key values (a principal whose lock a dependent shares), in the
+    ///     given order; <see langword="null" /> where the row is gone.
+    /// </summary>
+    public static ValueTask<ObjectLockState?[]> ReadByKeyAsync(
+        DbContext context,
+        IReadOnlyList<(ObjectLockMetadata Metadata, IProperty[] KeyProperties, object?[] Key)> rows,
+        string lockClause,
+        bool async,
+        CancellationToken cancellationToken)
+        => VersionQuery.ReadRowsAsync<ObjectLockState?>(
+            context,
+            CommandSource.SaveChanges,
+            rows.Count,
+            (command, i) => VersionQuery.AppendSelectByKey(command, rows[i].Metadata.Table, rows[i].Metadata.Properties, rows[i].KeyProperties, rows[i].Key, lockClause),
+            (reader, i) => ReadState(reader, rows[i].Metadata),
+            async,
+            cancellationToken);
+
+    /// <summary>
     ///     Writes the lock columns of the entry's row and bumps its version as any other change of the row would
     ///     (integer versions always, conditional ones when the lock is watched; trigger versions are bumped by the trigger).
     /// </summary>

@@ -13,6 +13,9 @@ internal sealed class SqliteDialect : DatabaseDialect
     public override string RowLockClause
         => string.Empty;
 
+    public override string ShareLockClause
+        => string.Empty;
+
     public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)
     {
         var name = TriggerName(table, column);

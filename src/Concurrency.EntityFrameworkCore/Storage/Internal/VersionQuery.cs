@@ -90,6 +90,34 @@ internal static class VersionQuery
         }
     }
 
+    /// <summary>
+    ///     Appends <c>SELECT columns FROM table WHERE key1 = @p AND ...</c> plus <paramref name="lockClause" />, for a row
+    ///     given by its key values rather than by a tracked entry.
+    /// </summary>
+    public static void AppendSelectByKey(
+        ContextCommand command,
+        StoreObjectIdentifier table,
+        IReadOnlyList<IProperty> columns,
+        IProperty[] keys,
+        object?[] keyValues,
+        string lockClause)
+    {
+        command.Append("SELECT ");
+        for (var c = 0; c < columns.Count; c++)
+        {
+            command.Append(c == 0 ? string.Empty : ", ").Append(Quote(columns[c].GetColumnName(table)!));
+        }
+
+        command.Append(" FROM ").Append(Qualify(table.Name, table.Schema)).Append(" WHERE ");
+        for (var k = 0; k < keys.Length; k++)
+        {
+            var name = command.AddParameter(keys[k], keyValues[k]);
+            command.Append(k == 0 ? string.Empty : " AND ").Append(Quote(keys[k].GetColumnName(table)!)).Append(" = ").Append(name);
+        }
+
+        command.Append(lockClause).Append(";\n");
+    }
+
     private static void AppendSelect(ContextCommand command, EntityEntry entry, VersionFieldMetadata metadata, string lockClause)
     {
         var table = StoreObjectIdentifier.Create((IEntityType)metadata.Property.DeclaringType, StoreObjectType.Table)

@@ -1,3 +1,4 @@
+using System.Collections;
 using Concurrency.EntityFrameworkCore.Metadata.Internal;
 using Concurrency.EntityFrameworkCore.Storage.Internal;
 using Microsoft.EntityFrameworkCore;
@@ -15,6 +16,9 @@ internal sealed class PreSaveReads
 
     /// <summary>Lockable entries being updated or deleted: their lock state is read.</summary>
     public List<(EntityEntry Entry, ObjectLockMetadata Metadata)> Locks { get; } = [];
+
+    /// <summary>Entries whose lock is derived from a principal, being added, updated or deleted: the principal's lock state is read.</summary>
+    public List<(EntityEntry Entry, DerivedLockMetadata Metadata)> Derived { get; } = [];
 }
 
 /// <summary>
@@ -55,6 +59,11 @@ internal static class PreSaveRead
                 var states = await ObjectLockStore.ReadAsync(context, CommandSource.SaveChanges, reads.Locks, dialect.RowLockClause, async, cancellationToken)
                     .ConfigureAwait(false);
                 ObjectLockCheck.Check(reads.Locks, states);
+            }
+
+            if (reads.Derived.Count > 0)
+            {
+                await DerivedLockCheck.CheckAsync(context, reads.Derived, dialect, async, cancellationToken).ConfigureAwait(false);
             }
 
             if (reads.Disabled.Count > 0)
@@ -102,17 +111,30 @@ internal static class RowOrder
         IProperty[] keysB,
         EntityEntry entryB)
     {
-        var result = string.CompareOrdinal(tableA.Schema, tableB.Schema);
-        if (result == 0)
-        {
-            result = string.CompareOrdinal(tableA.Name, tableB.Name);
-        }
-
+        var result = CompareTables(tableA, tableB);
         for (var i = 0; result == 0 && i < keysA.Length && i < keysB.Length; i++)
         {
-            result = System.Collections.StructuralComparisons.StructuralComparer.Compare(entryA.Property(keysA[i]).OriginalValue, entryB.Property(keysB[i]).OriginalValue);
+            result = StructuralComparisons.StructuralComparer.Compare(entryA.Property(keysA[i]).OriginalValue, entryB.Property(keysB[i]).OriginalValue);
         }
 
         return result;
+    }
+
+    /// <summary>The same order for rows given by their key values.</summary>
+    public static int CompareKeys(StoreObjectIdentifier tableA, object?[] keyA, StoreObjectIdentifier tableB, object?[] keyB)
+    {
+        var result = CompareTables(tableA, tableB);
+        for (var i = 0; result == 0 && i < keyA.Length && i < keyB.Length; i++)
+        {
+            result = StructuralComparisons.StructuralComparer.Compare(keyA[i], keyB[i]);
+        }
+
+        return result;
+    }
+
+    private static int CompareTables(StoreObjectIdentifier a, StoreObjectIdentifier b)
+    {
+        var result = string.CompareOrdinal(a.Schema, b.Schema);
+        return result != 0 ? result : string.CompareOrdinal(a.Name, b.Name);
     }
 }

@@ -34,6 +34,11 @@ internal static class VersionPreparer
                 (reads ??= new PreSaveReads()).Locks.Add((entry, lockMetadata));
             }
 
+            if (lockable && DerivedLockMetadata.Find(entry.Metadata) is { } derived)
+            {
+                (reads ??= new PreSaveReads()).Derived.Add((entry, derived));
+            }
+
             var metadata = VersionFieldMetadata.Find(entry.Metadata);
             if (metadata is null)
             {

@@ -101,6 +101,7 @@ internal sealed class ConcurrencySaveChangesInterceptor(IDbContextOptions option
             return;
         }
 
+        session.DatabaseReached = false;
         session.Observe(context);
         if (session.Transactions.HasPending)
         {
@@ -127,11 +128,17 @@ internal sealed class ConcurrencySaveChangesInterceptor(IDbContextOptions option
         Guarded(context);
     }
 
-    /// <summary>One-shot: the end of the DetectChanges EF runs for this save (EF blocks nested DetectChanges meanwhile).</summary>
+    /// <summary>
+    ///     The end of a DetectChanges of this save (EF blocks nested DetectChanges meanwhile). Usually one: EF's own, right
+    ///     before it builds the commands. An application's SavingChanges interceptor may run one earlier (by calling
+    ///     <c>Entries()</c>) and change entities after it, so every DetectChanges until EF reaches the database prepares
+    ///     afresh from what the application had: the last one wins.
+    /// </summary>
     private void OnDetectedAllChanges(object? sender, DetectedChangesEventArgs e)
     {
-        if (Disarm() is { } context)
+        if (_armedContext is { } context && !session.DatabaseReached)
         {
+            session.Changes.Revert();
             Guarded(context); // also outside EF's try block
         }
     }

@@ -27,14 +27,20 @@ internal sealed class ConcurrencyDatabase(
     DatabaseDialect dialect) : IDatabase
 {
     public int SaveChanges(IList<IUpdateEntry> entries)
-        => session.PendingReads is null
+    {
+        session.DatabaseReached = true;
+        return session.PendingReads is null
             ? inner.SaveChanges(entries)
             : SaveWithReadsAsync(entries, async: false, CancellationToken.None).GetAwaiter().GetResult();
+    }
 
     public Task<int> SaveChangesAsync(IList<IUpdateEntry> entries, CancellationToken cancellationToken = default)
-        => session.PendingReads is null
+    {
+        session.DatabaseReached = true;
+        return session.PendingReads is null
             ? inner.SaveChangesAsync(entries, cancellationToken)
             : SaveWithReadsAsync(entries, async: true, cancellationToken);
+    }
 
     public Func<QueryContext, TResult> CompileQuery<TResult>(Expression query, bool async)
         => inner.CompileQuery<TResult>(query, async);
@@ -47,8 +53,8 @@ internal sealed class ConcurrencyDatabase(
 
     private async Task<int> SaveWithReadsAsync(IList<IUpdateEntry> entries, bool async, CancellationToken cancellationToken)
     {
+        // Not cleared here: a retrying execution strategy calls this again, and each attempt must read again.
         var reads = session.PendingReads!;
-        session.PendingReads = null;
         var database = currentContext.Context.Database;
         IDbContextTransaction? own = null;
         var savepoints = database.AutoSavepointsEnabled;

@@ -18,7 +18,7 @@ namespace Concurrency.EntityFrameworkCore.Update.Internal;
 /// </remarks>
 internal sealed class LoadedVersions
 {
-    private readonly ConditionalWeakTable<object, State> _states = new();
+    private ConditionalWeakTable<object, State> _states = new();
     private EventHandler<EntityTrackedEventArgs>? _onTracked;
     private EventHandler<EntityStateChangedEventArgs>? _onStateChanged;
     private DbContext? _observed;
@@ -42,6 +42,16 @@ internal sealed class LoadedVersions
         };
         context.ChangeTracker.Tracked += _onTracked;
         context.ChangeTracker.StateChanged += _onStateChanged;
+    }
+
+    /// <summary>
+    ///     Forgets every record and the subscription: a pooled context's change tracker drops its event handlers when the
+    ///     context returns to the pool, so the next lease must subscribe again.
+    /// </summary>
+    public void Reset()
+    {
+        _observed = null;
+        _states = new ConditionalWeakTable<object, State>();
     }
 
     /// <summary>Records the version an entity was materialized with, before EF tracks it.</summary>

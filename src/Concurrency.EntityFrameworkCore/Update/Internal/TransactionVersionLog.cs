@@ -19,6 +19,12 @@ internal sealed class TransactionVersionLog
     public bool HasPending
         => _entries.Count > 0;
 
+    public void Reset()
+    {
+        _entries.Clear();
+        _begunByEf.Clear();
+    }
+
     /// <summary>A transaction EF began (as opposed to one the application passed to <c>UseTransaction</c>).</summary>
     public void Begun(DbTransaction transaction)
         => _begunByEf.Add(transaction);

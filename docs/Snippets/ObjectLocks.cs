@@ -25,6 +25,29 @@ public class Ticket : ILeasedLockable
 }
 #endregion
 
+#region object-locks-derived
+public class Article : ILockable
+{
+    public int Id { get; set; }
+    public bool IsLocked { get; set; }
+    public List<Section> Sections { get; set; } = [];
+}
+
+public class Section
+{
+    public int Id { get; set; }
+    public string Text { get; set; } = "";
+    public int ArticleId { get; set; }
+    public Article Article { get; set; } = null!;
+}
+
+public class BlogContext(DbContextOptions options) : DbContext(options)
+{
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+        => modelBuilder.Entity<Section>().HasObjectLockFrom(s => s.Article);   // locked whenever its article is
+}
+#endregion
+
 public static class ObjectLocks
 {
     public static async Task LockAsync(DbContext context, Invoice invoice)

@@ -17,6 +17,31 @@ public static class Http
         #endregion
     }
 
+    public static void Policy(WebApplication app)
+    {
+        #region object-locks-api-policy
+        app.MapGroup("/api/stories").MapObjectLockEndpoints<NewsContext, Story, int>(o =>
+        {
+            o.IsLocked = story => story.IsPublished;                       // is_instance_locked
+            o.SetLocked = (story, locked) => story.IsPublished = locked;   // set_locked_status
+        });
+
+        app.MapPut("/api/stories/{id:int}", async (int id, StoryChange change, NewsContext db) =>
+            {
+                var story = await db.Stories.FindAsync(id);
+                if (story is null)
+                {
+                    return Results.NotFound();
+                }
+
+                story.Title = change.Title;
+                await db.SaveChangesAsync();
+                return Results.Ok(story);
+            })
+            .RefuseWhenLocked<NewsContext, Story, int>(story => story.IsPublished);   // 409 before the handler runs
+        #endregion
+    }
+
     public static void Messages(WebApplicationBuilder builder)
     {
         #region http-messages
@@ -70,4 +95,19 @@ public static class Http
         }).RequireIfMatch();
         #endregion
     }
+}
+
+public class Story
+{
+    public int Id { get; set; }
+    public string Title { get; set; } = "";
+    public bool IsPublished { get; set; }
+    [VersionField] public long Version { get; set; }
+}
+
+public sealed record StoryChange(string Title);
+
+public class NewsContext(Microsoft.EntityFrameworkCore.DbContextOptions<NewsContext> options) : Microsoft.EntityFrameworkCore.DbContext(options)
+{
+    public Microsoft.EntityFrameworkCore.DbSet<Story> Stories => Set<Story>();
 }

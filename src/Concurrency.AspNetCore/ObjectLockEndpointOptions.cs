@@ -33,6 +33,21 @@ public sealed class ObjectLockEndpointOptions<TEntity>
     /// </summary>
     public string? AuthorizationPolicy { get; set; }
 
+    /// <summary>
+    ///     The API's own lock policy (django-object-lock's <c>is_instance_locked</c>): whether the entity counts as locked
+    ///     for this API, for example <c>a =&gt; a.IsPublished</c>. Given with <see cref="SetLocked" />, the endpoints use the
+    ///     two instead of the entity's own lock columns, and the entity need not be lockable. Defaults to
+    ///     <see langword="null" /> (the entity's own lock).
+    /// </summary>
+    public Func<TEntity, bool>? IsLocked { get; set; }
+
+    /// <summary>
+    ///     The API's own way to lock and unlock (django-object-lock's <c>set_locked_status</c>), for example
+    ///     <c>(a, locked) =&gt; a.IsPublished = locked</c>; the change is saved with SaveChanges, so version fields are
+    ///     bumped and checked. Given with <see cref="IsLocked" />. Defaults to <see langword="null" />.
+    /// </summary>
+    public Action<TEntity, bool>? SetLocked { get; set; }
+
     /// <summary>What the endpoints send back on success; defaults to the entity itself.</summary>
     public Func<TEntity, object>? Response { get; set; }
 }

@@ -57,6 +57,7 @@ public static class ConcurrencyObjectLockEndpointExtensions
 
         var options = new ObjectLockEndpointOptions<TEntity>();
         configure?.Invoke(options);
+        RequireLockPolicy<TContext, TEntity>(endpoints, options);
 
         // The id is bound as text and parsed by the endpoint, so that an id that is not a key answers a 400 naming it.
         var group = endpoints.MapGroup(string.Empty);
@@ -97,6 +98,12 @@ public static class ConcurrencyObjectLockEndpointExtensions
                 statusCode: StatusCodes.Status404NotFound,
                 title: "Not Found",
                 detail: string.Create(CultureInfo.InvariantCulture, $"{typeof(TEntity).Name} {request.Key} does not exist."));
+        }
+
+        if (options.IsLocked is { } isLocked)
+        {
+            return await ApplyPolicyAsync(db, http, options, entity, isLocked(entity), lockIt, request.LeaseSeconds is not null || request.Force, cancellationToken)
+                .ConfigureAwait(false);
         }
 
         if (request.Force && !await MayForceAsync(http, options).ConfigureAwait(false))
@@ -153,6 +160,88 @@ public static class ConcurrencyObjectLockEndpointExtensions
         }
 
         return TypedResults.Ok(options.Response?.Invoke(entity) ?? entity);
+    }
+
+    /// <summary>
+    ///     The API's own policy (<see cref="ObjectLockEndpointOptions{TEntity}.IsLocked" />/<see cref="ObjectLockEndpointOptions{TEntity}.SetLocked" />):
+    ///     decided on the loaded entity and written with SaveChanges, so a version field makes a concurrent change a 409
+    ///     (through the exception handler) instead of a lost update.
+    /// </summary>
+    private static async Task<IResult> ApplyPolicyAsync<TContext, TEntity>(
+        TContext db,
+        HttpContext http,
+        ObjectLockEndpointOptions<TEntity> options,
+        TEntity entity,
+        bool locked,
+        bool lockIt,
+        bool askedForLeaseOrForce,
+        CancellationToken cancellationToken)
+        where TContext : DbContext
+        where TEntity : class
+    {
+        var name = ClientText.Name(typeof(TEntity));
+        if (askedForLeaseOrForce)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status400BadRequest,
+                title: "A request parameter is not valid",
+                detail: $"This {name} is locked and unlocked by the API's own rule: leases and forced unlocks do not apply.");
+        }
+
+        if (locked == lockIt)
+        {
+            return TypedResults.Problem(
+                statusCode: StatusCodes.Status409Conflict,
+                title: locked ? "The record is already locked" : "The record is not locked",
+                detail: locked ? $"This {name} is already locked." : $"This {name} is not locked.");
+        }
+
+        options.SetLocked!(entity, lockIt);
+        await db.SaveChangesAsync(cancellationToken).ConfigureAwait(false);
+        var entry = db.Entry(entity);
+        if (entry.HasVersionField())
+        {
+            http.SetETag(entry);
+        }
+
+        return TypedResults.Ok(options.Response?.Invoke(entity) ?? entity);
+    }
+
+    /// <summary>
+    ///     Without a policy of its own, the API locks the entity's own lock columns: fail at startup, naming both ways,
+    ///     when the entity type has none (django-object-lock's NotImplementedError, but before the first request).
+    /// </summary>
+    private static void RequireLockPolicy<TContext, TEntity>(IEndpointRouteBuilder endpoints, ObjectLockEndpointOptions<TEntity> options)
+        where TContext : DbContext
+        where TEntity : class
+    {
+        if ((options.IsLocked is null) != (options.SetLocked is null))
+        {
+            throw new InvalidOperationException(
+                $"MapObjectLockEndpoints for '{typeof(TEntity).Name}' sets only one of IsLocked and SetLocked. An API lock policy"
+                + " needs both: o.IsLocked = e => ...; o.SetLocked = (e, locked) => ....");
+        }
+
+        if (options.IsLocked is not null)
+        {
+            return;
+        }
+
+        using var scope = endpoints.ServiceProvider.CreateScope();
+        if (scope.ServiceProvider.GetService<TContext>() is not { } db)
+        {
+            return; // the context is not in the container: checked when a request resolves it
+        }
+
+        var entityType = db.Model.FindEntityType(typeof(TEntity))
+            ?? throw new InvalidOperationException($"'{typeof(TEntity).Name}' is not an entity type of '{typeof(TContext).Name}'.");
+        if (!entityType.IsLockable())
+        {
+            throw new InvalidOperationException(
+                $"MapObjectLockEndpoints for '{typeof(TEntity).Name}': the entity has no object lock, and no lock policy was given."
+                + $" Either make it lockable (implement ILockable, or call HasObjectLock in {typeof(TContext).Name}.OnModelCreating),"
+                + " or give the API its own rule: o.IsLocked = e => ...; o.SetLocked = (e, locked) => ....");
+        }
     }
 
     private static async Task<bool> MayForceAsync<TEntity>(HttpContext http, ObjectLockEndpointOptions<TEntity> options)

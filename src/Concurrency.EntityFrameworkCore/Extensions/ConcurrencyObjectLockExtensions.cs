@@ -51,6 +51,34 @@ public static class ConcurrencyObjectLockExtensions
     public static Task<ObjectLockState> UnlockAsync(this DbContext context, object entity, bool force = false, CancellationToken cancellationToken = default)
         => ObjectLockCommands.ChangeAsync(context, entity, lockIt: false, lease: null, force, async: true, cancellationToken);
 
+    /// <summary>
+    ///     Whether the entity type has an object lock of its own (<see cref="ILockable" /> or <c>HasObjectLock</c>), so it
+    ///     can be locked and unlocked; a lock derived from a principal (<c>HasObjectLockFrom</c>) does not count.
+    /// </summary>
+    /// <param name="entityType">An entity type of a model built with <c>UseConcurrency()</c>.</param>
+    /// <returns><see langword="true" /> for lockable entity types.</returns>
+    public static bool IsLockable(this Metadata.IEntityType entityType)
+    {
+        ArgumentNullException.ThrowIfNull(entityType);
+        return Concurrency.EntityFrameworkCore.Metadata.Internal.ObjectLockMetadata.Find(entityType) is not null;
+    }
+
+    /// <summary>
+    ///     Whether the entity, as loaded, is locked against the current owner (<see cref="ObjectLockOwner.Current" />): its
+    ///     lock is set, its lease has not run out, and it is not held by the current owner. A check of the loaded copy, for
+    ///     an early answer (an HTTP 409 before any work); SaveChanges checks the row itself.
+    /// </summary>
+    /// <param name="entry">The entry of a lockable entity.</param>
+    /// <returns><see langword="true" /> when a save of this entity would be refused as things stand.</returns>
+    /// <exception cref="InvalidOperationException">The entity type is not lockable.</exception>
+    public static bool IsLockedAgainstCurrentOwner(this ChangeTracking.EntityEntry entry)
+    {
+        var metadata = Concurrency.EntityFrameworkCore.Metadata.Internal.ObjectLockMetadata.Require(entry);
+        var state = metadata.LoadedState(entry);
+        return state.IsHeldAt(DateTimeOffset.UtcNow)
+            && !(metadata.LockedBy is not null && state.LockedBy is not null && state.LockedBy == ObjectLockOwner.Current);
+    }
+
     /// <inheritdoc cref="UnlockAsync" />
     public static ObjectLockState Unlock(this DbContext context, object entity, bool force = false)
         => ObjectLockCommands.ChangeAsync(context, entity, lockIt: false, lease: null, force, async: false, CancellationToken.None)

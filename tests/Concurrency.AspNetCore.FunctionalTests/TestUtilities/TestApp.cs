@@ -99,8 +99,23 @@ public class Shelf : ILockable
     public bool IsLocked { get; set; }
 }
 
+/// <summary>Not lockable itself: the API treats a published story as locked (django-object-lock's API policy).</summary>
+public class Story
+{
+    public int Id { get; set; }
+
+    public string Title { get; set; } = "";
+
+    public bool IsPublished { get; set; }
+
+    [VersionField]
+    public long Version { get; set; }
+}
+
 public sealed class WebContext(DbContextOptions<WebContext> options) : DbContext(options)
 {
+    public DbSet<Story> Stories => Set<Story>();
+
     public DbSet<Doc> Docs => Set<Doc>();
 
     public DbSet<Ticket> Tickets => Set<Ticket>();
@@ -243,6 +258,37 @@ public sealed class TestApp : IAsyncDisposable
             return Results.Ok(value);
         });
 
+        // The API's own lock policy: published stories are locked for the API, editable by the back office (the context).
+        app.MapGroup("/stories").MapObjectLockEndpoints<WebContext, Story, int>(o =>
+        {
+            o.IsLocked = story => story.IsPublished;
+            o.SetLocked = (story, locked) => story.IsPublished = locked;
+        });
+        app.MapPut("/stories/{id:int}", (int id, DocChange change, WebContext db) => RetitleStoryAsync(id, change, db))
+            .RefuseWhenLocked<WebContext, Story, int>(story => story.IsPublished);
+        app.MapPatch("/stories/{id:int}", (int id, DocChange change, WebContext db) => RetitleStoryAsync(id, change, db))
+            .RefuseWhenLocked<WebContext, Story, int>(story => story.IsPublished);
+        app.MapDelete("/stories/{id:int}", async (int id, WebContext db) =>
+            {
+                if (await db.Stories.FindAsync(id) is not { } story)
+                {
+                    return Results.NotFound();
+                }
+
+                db.Remove(story);
+                await db.SaveChangesAsync();
+                return Results.NoContent();
+            })
+            .RefuseWhenLocked<WebContext, Story, int>(story => story.IsPublished);
+        app.MapPut("/guarded/docs/{id:int}", async (int id, DocChange change, WebContext db) =>
+            {
+                var doc = await db.Docs.FindAsync(id);
+                doc!.Title = change.Title;
+                await db.SaveChangesAsync();
+                return Results.Ok(doc);
+            })
+            .RefuseWhenLocked<WebContext, Doc, int>(); // the entity's own lock, checked before the handler
+
         app.MapControllers();
         app.MapGroup("/docs").MapObjectLockEndpoints<WebContext, Doc, int>();
         app.MapGroup("/labels").MapObjectLockEndpoints<WebContext, Label, string>();
@@ -276,6 +322,18 @@ public sealed class TestApp : IAsyncDisposable
         Client.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
+    }
+
+    private static async Task<IResult> RetitleStoryAsync(int id, DocChange change, WebContext db)
+    {
+        if (await db.Stories.FindAsync(id) is not { } story)
+        {
+            return Results.NotFound();
+        }
+
+        story.Title = change.Title;
+        await db.SaveChangesAsync();
+        return Results.Ok(story);
     }
 
     private sealed class HeaderAuthentication(IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder)

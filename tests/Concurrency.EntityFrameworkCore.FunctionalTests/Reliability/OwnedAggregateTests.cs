@@ -88,4 +88,56 @@ public sealed class OwnedAggregateTests(Provider provider) : DatabaseTestBase(pr
         Assert.That(stored.Lines.Select(l => l.Product), Is.EqualTo(new[] { "tea" }));
         Assert.That(stored.Note, Is.EqualTo("second"));
     }
+
+    [Test]
+    public async Task Inside_DisableConcurrency_a_stale_owned_only_change_wins_and_the_version_still_goes_up([Values] bool async, [Values] bool collection, [Values] bool ownerChangedToo)
+    {
+        var customer = await Add(new Customer { Name = "Ada", Address = new Address { Street = "1 Road", City = "Old" } });
+        var order = await Add(new Order { Note = "first", Lines = [new OrderLine { Product = "tea", Quantity = 1 }] });
+
+        await using var stale = CreateContext();
+        var staleCustomer = await stale.Customers.SingleAsync(c => c.Id == customer.Id);
+        var staleOrder = await stale.Orders.SingleAsync(o => o.Id == order.Id);
+
+        await using (var writer = CreateContext())
+        {
+            (await writer.Customers.SingleAsync(c => c.Id == customer.Id)).Name = "Ada L.";
+            (await writer.Orders.SingleAsync(o => o.Id == order.Id)).Note = "second";
+            await writer.SaveChangesAsync(); // both at version 2
+        }
+
+        if (collection)
+        {
+            staleOrder.Lines[0].Quantity = 5;
+            if (ownerChangedToo)
+            {
+                staleOrder.Note = "stale note wins";
+            }
+        }
+        else
+        {
+            staleCustomer.Address.City = "New";
+            if (ownerChangedToo)
+            {
+                staleCustomer.Name = "stale name wins";
+            }
+        }
+
+        using (new DisableConcurrency())
+        {
+            await Save(stale, async);
+        }
+
+        await using var check = CreateContext();
+        if (collection)
+        {
+            var stored = await check.Orders.SingleAsync(o => o.Id == order.Id);
+            Assert.That((stored.Lines[0].Quantity, stored.Note, stored.Version), Is.EqualTo((5, ownerChangedToo ? "stale note wins" : "second", 3L)));
+        }
+        else
+        {
+            var stored = await check.Customers.SingleAsync(c => c.Id == customer.Id);
+            Assert.That((stored.Address.City, stored.Name, stored.Version), Is.EqualTo(("New", ownerChangedToo ? "stale name wins" : "Ada L.", 3)));
+        }
+    }
 }

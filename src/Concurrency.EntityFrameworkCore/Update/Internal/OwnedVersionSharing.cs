@@ -15,7 +15,14 @@ namespace Concurrency.EntityFrameworkCore.Update.Internal;
 /// </summary>
 internal static class OwnedVersionSharing
 {
-    public static void Apply(DbContext context, SaveSession session, List<EntityEntry> ownedEntries)
+    /// <summary>
+    ///     Bumps and checks the owners of <paramref name="ownedEntries" />. Inside <see cref="DisableConcurrency" /> for the
+    ///     owner's type the bump only makes the owner part of the save: the owner joins <paramref name="reads" />, so its
+    ///     current version is read first and written + 1 (last write wins), and its row-sharing copies are synced again
+    ///     after that read.
+    /// </summary>
+    /// <returns><paramref name="reads" />, created when an owner had to join it.</returns>
+    public static PreSaveReads? Apply(DbContext context, SaveSession session, List<EntityEntry> ownedEntries, PreSaveReads? reads)
     {
         foreach (var owned in ownedEntries)
         {
@@ -26,6 +33,7 @@ internal static class OwnedVersionSharing
 
             var version = owner.Property(metadata.Property);
             var ownerSaved = owner.State is EntityState.Unchanged or EntityState.Modified;
+            var disabled = ownerSaved && DisableConcurrency.IsActive && DisableConcurrency.IsDisabledFor(owner.Metadata.ClrType);
             if (ownerSaved && metadata.OwnedChangesBump && !session.Changes.Contains(owner.Entity))
             {
                 var expected = session.Loaded.ExpectedVersion(
@@ -39,12 +47,31 @@ internal static class OwnedVersionSharing
                 session.Changes.Add(version, metadata, previousOriginal, previousCurrent);
             }
 
+            if (disabled)
+            {
+                reads ??= new PreSaveReads();
+                if (!reads.Disabled.Exists(d => ReferenceEquals(d.Entry.Entity, owner.Entity)))
+                {
+                    reads.Disabled.Add((owner, metadata));
+                }
+            }
+
             if (owned.State != EntityState.Deleted)
             {
                 SyncSharedVersionColumn(session, owned, metadata, version);
+                if (disabled)
+                {
+                    reads!.OwnedCopies.Add((owned, metadata, owner));
+                }
             }
         }
+
+        return reads;
     }
+
+    /// <summary>After the owner's version was read (DisableConcurrency), makes its row-sharing copies agree again.</summary>
+    public static void Resync(SaveSession session, EntityEntry owned, VersionFieldMetadata metadata, EntityEntry owner)
+        => SyncSharedVersionColumn(session, owned, metadata, owner.Property(metadata.Property));
 
     /// <summary>Sets the owned type's copies of the owner's version column to the owner's checked and written values.</summary>
     private static void SyncSharedVersionColumn(SaveSession session, EntityEntry owned, VersionFieldMetadata metadata, PropertyEntry ownerVersion)

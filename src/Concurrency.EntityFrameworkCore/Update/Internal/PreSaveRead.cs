@@ -17,6 +17,9 @@ internal sealed class PreSaveReads
     /// <summary>Lockable entries being updated or deleted: their lock state is read.</summary>
     public List<(EntityEntry Entry, ObjectLockMetadata Metadata)> Locks { get; } = [];
 
+    /// <summary>Owned entries sharing a disabled owner's row: their copies of its version are synced after it is read.</summary>
+    public List<(EntityEntry Owned, VersionFieldMetadata Metadata, EntityEntry Owner)> OwnedCopies { get; } = [];
+
     /// <summary>Entries whose lock is derived from a principal, being added, updated or deleted: the principal's lock state is read.</summary>
     public List<(EntityEntry Entry, DerivedLockMetadata Metadata)> Derived { get; } = [];
 }
@@ -80,6 +83,11 @@ internal static class PreSaveRead
                         var (entry, metadata) = reads.Disabled[i];
                         VersionPreparer.Apply(session, entry, metadata, entry.Property(metadata.Property), version);
                     }
+                }
+
+                foreach (var (owned, metadata, owner) in reads.OwnedCopies)
+                {
+                    OwnedVersionSharing.Resync(session, owned, metadata, owner);
                 }
             }
         }

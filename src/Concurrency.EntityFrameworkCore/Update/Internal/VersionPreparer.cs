@@ -71,7 +71,7 @@ internal static class VersionPreparer
 
         if (ownedChanges is not null)
         {
-            OwnedVersionSharing.Apply(context, session, ownedChanges);
+            reads = OwnedVersionSharing.Apply(context, session, ownedChanges, reads);
         }
 
         session.PendingReads = reads;

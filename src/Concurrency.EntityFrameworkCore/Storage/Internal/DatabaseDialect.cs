@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -43,6 +44,22 @@ internal abstract class DatabaseDialect
     ///     already holds the write lock.
     /// </summary>
     public abstract string RowLockClause { get; }
+
+    /// <summary>
+    ///     Whether a transaction alone keeps the rows a locking query reads from other writers (SQLite: a transaction
+    ///     begun through EF holds the database's write lock), so the query needs no lock clause in its SQL.
+    /// </summary>
+    public virtual bool TransactionLocksRows
+        => false;
+
+    /// <summary>What a database error of a locking query means: the lock could not be had, a deadlock, or neither.</summary>
+    public virtual RowLockFailure ClassifyRowLockError(DbException exception)
+        => exception.SqlState switch
+        {
+            "55P03" => RowLockFailure.NotAvailable,
+            "40P01" => RowLockFailure.Deadlock,
+            _ => RowLockFailure.None,
+        };
 
     /// <summary>The trigger's name: <c>{table}_{column}_version</c>, shortened with a hash past 63 characters.</summary>
     public static string TriggerName(string table, string column)

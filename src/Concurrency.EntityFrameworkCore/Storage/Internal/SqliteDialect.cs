@@ -1,3 +1,5 @@
+using System.Data.Common;
+
 namespace Concurrency.EntityFrameworkCore.Storage.Internal;
 
 /// <summary>
@@ -12,6 +14,13 @@ internal sealed class SqliteDialect : DatabaseDialect
 
     public override string RowLockClause
         => string.Empty;
+
+    public override bool TransactionLocksRows
+        => true;
+
+    /// <summary>SQLITE_BUSY (5) and SQLITE_LOCKED (6): another connection holds the database's lock.</summary>
+    public override RowLockFailure ClassifyRowLockError(DbException exception)
+        => exception.ErrorCode is 5 or 6 ? RowLockFailure.NotAvailable : RowLockFailure.None;
 
     public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)
     {

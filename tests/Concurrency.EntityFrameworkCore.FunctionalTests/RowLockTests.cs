@@ -11,82 +11,8 @@ namespace Concurrency.EntityFrameworkCore.FunctionalTests;
 ///     ForUpdate() and its siblings against real databases, with real parallel connections: what is locked, what waits,
 ///     what fails, and what is refused. SQLite has no row locks: there the transaction's write lock is the lock.
 /// </summary>
-public sealed class RowLockTests(Provider provider) : DatabaseTestBase(provider)
+public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
 {
-    [OneTimeSetUp]
-    public void CreateRowLockTables()
-    {
-        using var context = CreateRowLockContext();
-        context.GetService<IRelationalDatabaseCreator>().CreateTables();
-    }
-
-    private RowLockContext CreateRowLockContext(bool renderLocks = true, params IInterceptor[] interceptors)
-    {
-        var builder = Database.Configure(new DbContextOptionsBuilder<RowLockContext>()).UseConcurrency();
-        if (renderLocks && IsPostgres)
-        {
-            builder.UseRowLocks();
-        }
-
-        if (interceptors.Length > 0)
-        {
-            builder.AddInterceptors(interceptors);
-        }
-
-        return new RowLockContext(builder.Options);
-    }
-
-    private async Task<Warehouse> AddWarehouse(string name, bool withManager = false, int shelves = 0)
-    {
-        var warehouse = new Warehouse { Name = name, Manager = withManager ? new Manager { Name = "m-" + name } : null };
-        warehouse.Shelves.AddRange(Enumerable.Range(0, shelves).Select(i => new Shelf { Label = $"{name}-{i}" }));
-        return await SaveNew(CreateRowLockContext(), warehouse);
-    }
-
-    private static Task<Warehouse?> LoadForUpdate(RowLockContext context, int id, bool async, RowLockWait wait = RowLockWait.Block)
-    {
-        var query = context.Warehouses.Where(w => w.Id == id).ForUpdate(wait);
-        return async ? query.SingleOrDefaultAsync() : Task.FromResult(query.SingleOrDefault());
-    }
-
-    private static Task<IDbContextTransaction> Begin(DbContext context, bool async)
-        => async ? context.Database.BeginTransactionAsync() : Task.FromResult(context.Database.BeginTransaction());
-
-    /// <summary>PostgreSQL: waits (bounded) until another backend of this database waits for a lock.</summary>
-    private async Task WaitUntilSomeoneWaitsForALock()
-    {
-        await using var connection = OpenRawConnection();
-        await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-        for (var i = 0; i < 400; i++)
-        {
-            if (Convert.ToInt64(await command.ExecuteScalarAsync()) > 0)
-            {
-                return;
-            }
-
-            await Task.Delay(25);
-        }
-
-        Assert.Fail("No connection started waiting for a lock within 10 s.");
-    }
-
-    private static async Task<TException> Throws<TException>(Func<Task> action)
-        where TException : Exception
-    {
-        try
-        {
-            await action();
-        }
-        catch (TException exception)
-        {
-            return exception;
-        }
-
-        Assert.Fail($"Expected {typeof(TException).Name}.");
-        throw new InvalidOperationException("unreachable");
-    }
-
     [Test]
     public void ToQueryString_shows_the_lock_and_needs_no_transaction()
     {

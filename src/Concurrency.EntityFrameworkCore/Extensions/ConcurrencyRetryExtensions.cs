@@ -131,14 +131,15 @@ public static class ConcurrencyRetryExtensions
     ///     What a re-run can cure: a concurrency conflict (<see cref="DbUpdateConcurrencyException" />, including
     ///     <see cref="RecordModifiedException" />), or a database error that aborted the transaction because of another one,
     ///     anywhere in the exception's inner chain: a deadlock (SQLSTATE 40P01, or <see cref="DeadlockDetectedException" />),
-    ///     a serialization failure (40001), or a row lock that could not be had (<see cref="RowLockNotAvailableException" />).
+    ///     a serialization failure (40001), or a row lock that could not be had (<see cref="RowLockNotAvailableException" />,
+    ///     or SQLSTATE 55P03 when PostgreSQL reports it while the rows are being read).
     /// </summary>
     internal static bool IsRetryable(Exception exception)
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {
             if (e is DbUpdateConcurrencyException or RowLockNotAvailableException or DeadlockDetectedException
-                || (e is System.Data.Common.DbException { SqlState: "40P01" or "40001" }))
+                || (e is System.Data.Common.DbException { SqlState: "40P01" or "40001" or "55P03" }))
             {
                 return true;
             }

@@ -165,4 +165,48 @@ public sealed class RowLockConcurrencyTests(Provider provider) : RowLockTestBase
         await holderTransaction.DisposeAsync();
         Assert.That(RowIsLocked("Warehouses", warehouse.Id), Is.False, "nothing is left locked");
     }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task Two_transactions_locking_in_opposite_orders_end_with_one_DeadlockDetectedException()
+    {
+        if (!IsPostgres)
+        {
+            Assert.Pass("SQLite: one writer at a time, no deadlock between row locks.");
+        }
+
+        var first = await AddWarehouse("deadlock-1");
+        var second = await AddWarehouse("deadlock-2");
+        await using var a = CreateRowLockContext();
+        await using var b = CreateRowLockContext();
+        await using var aTransaction = await a.Database.BeginTransactionAsync();
+        await using var bTransaction = await b.Database.BeginTransactionAsync();
+        await LoadForUpdate(a, first.Id, async: true);
+        await LoadForUpdate(b, second.Id, async: true);
+
+        var aWaits = Task.Run(() => LoadForUpdate(a, second.Id, async: true));
+        await WaitUntilSomeoneWaitsForALock();
+        var bWaits = Task.Run(() => LoadForUpdate(b, first.Id, async: true));
+        var outcomes = await Task.WhenAll(Outcome(aWaits, aTransaction), Outcome(bWaits, bTransaction));
+        Assert.That(outcomes.Count(o => o is DeadlockDetectedException), Is.EqualTo(1), string.Join(", ", outcomes.Select(o => o?.GetType().Name ?? "locked")));
+        Assert.That(outcomes.Count(o => o is null), Is.EqualTo(1), "the other transaction got its lock");
+        var deadlock = (DeadlockDetectedException)outcomes.Single(o => o is not null)!;
+        Assert.That(deadlock.Message, Does.Contain("Warehouse"));
+        Assert.That(deadlock.SqlState, Is.EqualTo("40P01"));
+    }
+
+    /// <summary>Null when the query got its lock; else its exception, after rolling its transaction back so the other can proceed.</summary>
+    private static async Task<Exception?> Outcome(Task query, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction transaction)
+    {
+        try
+        {
+            await query;
+            return null;
+        }
+        catch (Exception e)
+        {
+            await transaction.RollbackAsync();
+            return e;
+        }
+    }
 }

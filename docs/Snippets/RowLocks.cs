@@ -16,8 +16,19 @@ public class QueuedJob
     public string Status { get; set; } = "queued";
 }
 
+public class Taxonomy
+{
+    public int Id { get; set; }
+    public string? RemoteId { get; set; }
+    public string Slug { get; set; } = "";
+    public string Name { get; set; } = "";
+}
+
+public record RemoteTaxonomy(string Id, string Slug, string Name);
+
 public class ShopContext(string connectionString) : DbContext
 {
+    public DbSet<Taxonomy> Taxonomies => Set<Taxonomy>();
     public DbSet<Item> Items => Set<Item>();
     public DbSet<QueuedJob> Jobs => Set<QueuedJob>();
 
@@ -92,6 +103,20 @@ public static class RowLocks
             await db.SaveChangesAsync(ct);
             await transaction.CommitAsync(ct);
         });
+        #endregion
+    }
+
+    public static async Task ImportAsync(ShopContext db, RemoteTaxonomy remote)
+    {
+        #region row-locks-update-or-create
+        var (taxonomy, created) = await db.Taxonomies.UpdateOrCreateAsync(
+            [t => t.RemoteId == remote.Id, t => t.Slug == remote.Slug],     // tried in order, under a row lock
+            t =>
+            {
+                t.RemoteId = remote.Id;
+                t.Name = remote.Name;
+            },
+            () => new Taxonomy { RemoteId = remote.Id, Slug = remote.Slug, Name = remote.Name });
         #endregion
     }
 }

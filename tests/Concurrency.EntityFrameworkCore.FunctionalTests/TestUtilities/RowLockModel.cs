@@ -45,6 +45,18 @@ public class Job
     public int Runs { get; set; }
 }
 
+/// <summary>The seed's taxonomy: imported from a remote system, found by remote id, else by slug.</summary>
+public class Taxon
+{
+    public int Id { get; set; }
+
+    public string? RemoteId { get; set; }
+
+    public string Slug { get; set; } = "";
+
+    public int Imports { get; set; }
+}
+
 /// <summary>The row-lock model: a root with a nullable reference and a collection, and a job queue.</summary>
 public class RowLockContext(DbContextOptions options) : DbContext(options)
 {
@@ -56,6 +68,11 @@ public class RowLockContext(DbContextOptions options) : DbContext(options)
 
     public DbSet<Job> Jobs => Set<Job>();
 
+    public DbSet<Taxon> Taxa => Set<Taxon>();
+
     protected override void OnModelCreating(ModelBuilder modelBuilder)
-        => modelBuilder.UseVersioning();
+    {
+        modelBuilder.UseVersioning();
+        modelBuilder.Entity<Taxon>().HasIndex(t => t.RemoteId).IsUnique();
+    }
 }

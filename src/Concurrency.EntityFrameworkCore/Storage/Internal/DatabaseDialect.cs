@@ -52,6 +52,18 @@ internal abstract class DatabaseDialect
     public virtual bool TransactionLocksRows
         => false;
 
+    /// <summary>
+    ///     A statement taking a lock, held until the transaction ends, on the 64-bit key given as its one parameter
+    ///     <c>{0}</c>, so that transactions creating the same row run one after another; null where the transaction
+    ///     already serialises writers (SQLite).
+    /// </summary>
+    public virtual string? TransactionKeyLockSql
+        => null;
+
+    /// <summary>Whether <paramref name="exception" /> is a unique constraint violation.</summary>
+    public virtual bool IsUniqueViolation(DbException exception)
+        => exception.SqlState == "23505";
+
     /// <summary>What a database error of a locking query means: the lock could not be had, a deadlock, or neither.</summary>
     public virtual RowLockFailure ClassifyRowLockError(DbException exception)
         => exception.SqlState switch

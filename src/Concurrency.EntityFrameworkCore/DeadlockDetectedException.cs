@@ -1,5 +1,3 @@
-using System.Data.Common;
-
 namespace Concurrency.EntityFrameworkCore;
 
 /// <summary>
@@ -9,7 +7,7 @@ namespace Concurrency.EntityFrameworkCore;
 /// <remarks>
 ///     <c>RetryOnConflictAsync</c> retries it. The transaction it ran in is aborted; roll it back before using it again.
 /// </remarks>
-public sealed class DeadlockDetectedException : DbException
+public sealed class DeadlockDetectedException : RowLockException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="message">What was being locked.</param>
@@ -18,8 +16,4 @@ public sealed class DeadlockDetectedException : DbException
         : base(message, innerException)
     {
     }
-
-    /// <summary>The SQLSTATE of the database's error (40P01).</summary>
-    public override string? SqlState
-        => (InnerException as DbException)?.SqlState;
 }

@@ -1,5 +1,3 @@
-using System.Data.Common;
-
 namespace Concurrency.EntityFrameworkCore;
 
 /// <summary>
@@ -11,7 +9,7 @@ namespace Concurrency.EntityFrameworkCore;
 ///     <c>RetryOnConflictAsync</c> retries it: the other transaction usually ends soon. On PostgreSQL the failed statement
 ///     aborts the transaction it ran in; roll it back (or back to a savepoint) before using it again.
 /// </remarks>
-public sealed class RowLockNotAvailableException : DbException
+public sealed class RowLockNotAvailableException : RowLockException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="message">What could not be locked, and how long was waited.</param>
@@ -20,8 +18,4 @@ public sealed class RowLockNotAvailableException : DbException
         : base(message, innerException)
     {
     }
-
-    /// <summary>The SQLSTATE of the database's error (55P03 on PostgreSQL; null on SQLite).</summary>
-    public override string? SqlState
-        => (InnerException as DbException)?.SqlState;
 }

@@ -21,20 +21,16 @@ public sealed class RowLockConcurrencyTests(Provider provider) : RowLockTestBase
             return;
         }
 
-        await using var holder = CreateRowLockContext();
-        await using var holderTransaction = await Begin(holder, async);
-        await LoadForUpdate(holder, warehouse.Id, async);
-
-        await using var other = CreateRowLockContext();
-        await using var otherTransaction = await Begin(other, async);
-        var query = other.Warehouses.Where(w => w.Id == warehouse.Id).ForUpdate(timeout: TimeSpan.FromMilliseconds(300));
+        await using var holder = await Hold(warehouse.Id, async);
+        await using var other = await OpenSession(async);
+        var query = other.Context.Warehouses.Where(w => w.Id == warehouse.Id).ForUpdate(timeout: TimeSpan.FromMilliseconds(300));
         var error = await Throws<RowLockNotAvailableException>(() => async ? query.SingleAsync() : Task.FromResult(query.Single()));
         Assert.That(error.Message, Does.Contain("Warehouse").And.Contain("300 ms"));
 
         // Documented: the failed statement aborted the transaction (PostgreSQL 25P02) until it is rolled back.
-        var aborted = Assert.Throws<Npgsql.PostgresException>(() => other.Warehouses.Count());
+        var aborted = Assert.Throws<Npgsql.PostgresException>(() => other.Context.Warehouses.Count());
         Assert.That(aborted!.SqlState, Is.EqualTo("25P02"));
-        await otherTransaction.RollbackAsync();
+        await other.Transaction.RollbackAsync();
         Assert.That(RowIsLocked("Warehouses", warehouse.Id), Is.True, "the holder still holds its lock");
     }
 
@@ -177,17 +173,13 @@ public sealed class RowLockConcurrencyTests(Provider provider) : RowLockTestBase
 
         var first = await AddWarehouse("deadlock-1");
         var second = await AddWarehouse("deadlock-2");
-        await using var a = CreateRowLockContext();
-        await using var b = CreateRowLockContext();
-        await using var aTransaction = await a.Database.BeginTransactionAsync();
-        await using var bTransaction = await b.Database.BeginTransactionAsync();
-        await LoadForUpdate(a, first.Id, async: true);
-        await LoadForUpdate(b, second.Id, async: true);
+        await using var a = await Hold(first.Id, async: true);
+        await using var b = await Hold(second.Id, async: true);
 
-        var aWaits = Task.Run(() => LoadForUpdate(a, second.Id, async: true));
+        var aWaits = Task.Run(() => LoadForUpdate(a.Context, second.Id, async: true));
         await WaitUntilSomeoneWaitsForALock();
-        var bWaits = Task.Run(() => LoadForUpdate(b, first.Id, async: true));
-        var outcomes = await Task.WhenAll(Outcome(aWaits, aTransaction), Outcome(bWaits, bTransaction));
+        var bWaits = Task.Run(() => LoadForUpdate(b.Context, first.Id, async: true));
+        var outcomes = await Task.WhenAll(Outcome(aWaits, a.Transaction), Outcome(bWaits, b.Transaction));
         Assert.That(outcomes.Count(o => o is DeadlockDetectedException), Is.EqualTo(1), string.Join(", ", outcomes.Select(o => o?.GetType().Name ?? "locked")));
         Assert.That(outcomes.Count(o => o is null), Is.EqualTo(1), "the other transaction got its lock");
         var deadlock = (DeadlockDetectedException)outcomes.Single(o => o is not null)!;

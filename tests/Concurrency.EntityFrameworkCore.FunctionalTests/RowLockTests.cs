@@ -129,13 +129,9 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
         }
 
         var warehouse = await AddWarehouse("nowait");
-        await using var holder = CreateRowLockContext();
-        await using var holderTransaction = await Begin(holder, async);
-        await LoadForUpdate(holder, warehouse.Id, async);
-
-        await using var other = CreateRowLockContext();
-        await using var otherTransaction = await Begin(other, async);
-        var error = await Throws<RowLockNotAvailableException>(() => LoadForUpdate(other, warehouse.Id, async, RowLockWait.NoWait));
+        await using var holder = await Hold(warehouse.Id, async);
+        await using var other = await OpenSession(async);
+        var error = await Throws<RowLockNotAvailableException>(() => LoadForUpdate(other.Context, warehouse.Id, async, RowLockWait.NoWait));
         Assert.That(error.Message, Does.Contain("Warehouse").And.Contain("NoWait"));
         Assert.That(error.SqlState, Is.EqualTo("55P03"));
         Assert.That(ConcurrencyRetryExtensions.IsRetryable(error), Is.True);
@@ -151,13 +147,9 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
 
         var first = await AddWarehouse("skip-1");
         var second = await AddWarehouse("skip-2");
-        await using var holder = CreateRowLockContext();
-        await using var holderTransaction = await Begin(holder, async);
-        await LoadForUpdate(holder, first.Id, async);
-
-        await using var other = CreateRowLockContext();
-        await using var otherTransaction = await Begin(other, async);
-        var query = other.Warehouses.Where(w => w.Id == first.Id || w.Id == second.Id).OrderBy(w => w.Id).ForUpdate(RowLockWait.SkipLocked);
+        await using var holder = await Hold(first.Id, async);
+        await using var other = await OpenSession(async);
+        var query = other.Context.Warehouses.Where(w => w.Id == first.Id || w.Id == second.Id).OrderBy(w => w.Id).ForUpdate(RowLockWait.SkipLocked);
         var rows = async ? await query.ToListAsync() : query.ToList();
         Assert.That(rows.Select(r => r.Id), Is.EqualTo(new[] { second.Id }));
     }

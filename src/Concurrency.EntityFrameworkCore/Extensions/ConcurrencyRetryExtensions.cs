@@ -138,7 +138,7 @@ public static class ConcurrencyRetryExtensions
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {
-            if (e is DbUpdateConcurrencyException or RowLockNotAvailableException or DeadlockDetectedException
+            if (e is DbUpdateConcurrencyException or RowLockException
                 || (e is System.Data.Common.DbException { SqlState: "40P01" or "40001" or "55P03" }))
             {
                 return true;

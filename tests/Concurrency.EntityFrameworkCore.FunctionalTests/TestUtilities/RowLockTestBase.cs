@@ -96,4 +96,29 @@ public abstract class RowLockTestBase(Provider provider) : DatabaseTestBase(prov
             return true;
         }
     }
+
+    /// <summary>A context of its own with a transaction begun: another client of the database.</summary>
+    protected async Task<Session> OpenSession(bool async)
+    {
+        var context = CreateRowLockContext();
+        return new Session(context, await Begin(context, async));
+    }
+
+    /// <summary>A session that holds the warehouse's row lock (ForUpdate) until it is disposed or committed.</summary>
+    protected async Task<Session> Hold(int warehouseId, bool async)
+    {
+        var session = await OpenSession(async);
+        await LoadForUpdate(session.Context, warehouseId, async);
+        return session;
+    }
+
+    /// <summary>A context and its transaction, disposed together (the transaction rolls back unless committed).</summary>
+    protected sealed record Session(RowLockContext Context, IDbContextTransaction Transaction) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await Transaction.DisposeAsync();
+            await Context.DisposeAsync();
+        }
+    }
 }

@@ -96,6 +96,31 @@ public sealed class RowLockShapeTests(Provider provider) : RowLockTestBase(provi
         Assert.That(Refused(() => q.Count()), Does.Contain("aggregate"));
         Assert.That(Refused(() => q.Any()), Does.Contain("Any()"));
         Assert.That(Refused(() => q.Select(w => w.Id).Union(context.Shelves.Select(s => s.Id)).ToList()), Does.Contain("Union"));
+        Assert.That(Refused(() => context.Warehouses.FromSqlRaw("SELECT * FROM \"Warehouses\"").ForUpdate().ToList()), Does.Contain("FromSql"));
+    }
+
+    [Test]
+    public async Task A_composed_FromSql_query_locks_the_rows_of_its_SQL()
+    {
+        var warehouse = await AddWarehouse("fromsql");
+        await using var context = CreateRowLockContext();
+        await using var transaction = await context.Database.BeginTransactionAsync();
+        var rows = await context.Warehouses.FromSqlRaw("SELECT * FROM \"Warehouses\"").Where(w => w.Id == warehouse.Id).ForUpdate().ToListAsync();
+        Assert.That(rows, Has.Count.EqualTo(1));
+        Assert.That(!IsPostgres || RowIsLocked("Warehouses", warehouse.Id), Is.True);
+    }
+
+    [Test]
+    public void ToQueryString_of_a_timeout_shows_the_whole_command()
+    {
+        using var context = CreateRowLockContext();
+        var sql = context.Warehouses.Where(w => w.Id == 1).ForShare(timeout: TimeSpan.FromMilliseconds(1500)).ToQueryString();
+        if (IsPostgres)
+        {
+            Assert.That(sql, Does.StartWith("DO $$BEGIN PERFORM set_config('concurrency.saved_lock_timeout', current_setting('lock_timeout'), true); END$$;"));
+            Assert.That(sql, Does.Contain("SET LOCAL lock_timeout = '1500ms';").And.Contain("FOR SHARE OF w;"));
+            Assert.That(sql, Does.EndWith("DO $$BEGIN PERFORM set_config('lock_timeout', current_setting('concurrency.saved_lock_timeout'), true); END$$"));
+        }
     }
 
     private static string Refused(Action query)

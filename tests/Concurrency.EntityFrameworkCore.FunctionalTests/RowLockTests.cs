@@ -181,4 +181,28 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
         await context.RetryOnConflictAsync(_ => ++attempts == 1 ? throw new RowLockNotAvailableException("busy", null) : Task.CompletedTask);
         Assert.That(attempts, Is.EqualTo(2));
     }
+
+    [Test]
+    public void UseRowLocks_needs_Npgsql_before_it_and_UseConcurrency()
+    {
+        var withoutConcurrency = Database.Configure(new DbContextOptionsBuilder<RowLockContext>()).UseRowLocks();
+        var error = Assert.Throws<InvalidOperationException>(() =>
+        {
+            using var context = new RowLockContext(withoutConcurrency.Options);
+            _ = context.Model;
+        });
+        Assert.That(error!.Message, Does.Contain(IsPostgres ? "UseConcurrency()" : "needs the Npgsql provider"));
+    }
+
+    [Test]
+    public async Task A_locking_query_by_key_is_one_command([Values] bool async)
+    {
+        var warehouse = await AddWarehouse("one-command");
+        var commands = new CommandCounter();
+        await using var context = CreateRowLockContext(interceptors: commands);
+        await using var transaction = await Begin(context, async);
+        commands.Reset();
+        await LoadForUpdate(context, warehouse.Id, async);
+        Assert.That(commands.Commands, Is.EqualTo(1), "no extra round trip");
+    }
 }

@@ -17,8 +17,9 @@ public static class ConcurrencyRetryExtensions
 
     /// <summary>
     ///     Runs <paramref name="unitOfWork" />, and when it throws a concurrency conflict (<see cref="RecordModifiedException" />
-    ///     or any other <see cref="DbUpdateConcurrencyException" />) or a deadlock or serialization failure (SQLSTATE 40P01
-    ///     or 40001, as the exception or inside it), clears the change tracker, waits a short random
+    ///     or any other <see cref="DbUpdateConcurrencyException" />), a deadlock or serialization failure (SQLSTATE 40P01
+    ///     or 40001, as the exception or inside it, <see cref="DeadlockDetectedException" /> included) or a row lock that could
+    ///     not be had (<see cref="RowLockNotAvailableException" />), clears the change tracker, waits a short random
     ///     back-off and runs it again, up to <paramref name="maxAttempts" /> times in all.
     /// </summary>
     /// <remarks>
@@ -80,8 +81,9 @@ public static class ConcurrencyRetryExtensions
 
     /// <summary>
     ///     Runs <paramref name="unitOfWork" />, and when it throws a concurrency conflict (<see cref="RecordModifiedException" />
-    ///     or any other <see cref="DbUpdateConcurrencyException" />) or a deadlock or serialization failure (SQLSTATE 40P01
-    ///     or 40001, as the exception or inside it), clears the change tracker, waits a short random
+    ///     or any other <see cref="DbUpdateConcurrencyException" />), a deadlock or serialization failure (SQLSTATE 40P01
+    ///     or 40001, as the exception or inside it, <see cref="DeadlockDetectedException" /> included) or a row lock that could
+    ///     not be had (<see cref="RowLockNotAvailableException" />), clears the change tracker, waits a short random
     ///     back-off and runs it again, up to <paramref name="maxAttempts" /> times in all.
     /// </summary>
     /// <remarks>
@@ -128,14 +130,16 @@ public static class ConcurrencyRetryExtensions
     /// <summary>
     ///     What a re-run can cure: a concurrency conflict (<see cref="DbUpdateConcurrencyException" />, including
     ///     <see cref="RecordModifiedException" />), or a database error that aborted the transaction because of another one,
-    ///     anywhere in the exception's inner chain: a deadlock (SQLSTATE 40P01) or a serialization failure (40001).
+    ///     anywhere in the exception's inner chain: a deadlock (SQLSTATE 40P01, or <see cref="DeadlockDetectedException" />),
+    ///     a serialization failure (40001), or a row lock that could not be had (<see cref="RowLockNotAvailableException" />,
+    ///     or SQLSTATE 55P03 when PostgreSQL reports it while the rows are being read).
     /// </summary>
     internal static bool IsRetryable(Exception exception)
     {
         for (Exception? e = exception; e is not null; e = e.InnerException)
         {
-            if (e is DbUpdateConcurrencyException
-                || (e is System.Data.Common.DbException { SqlState: "40P01" or "40001" }))
+            if (e is DbUpdateConcurrencyException or RowLockException
+                || (e is System.Data.Common.DbException { SqlState: "40P01" or "40001" or "55P03" }))
             {
                 return true;
             }

@@ -50,7 +50,8 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
             .TryAdd<IConventionSetPlugin, ConcurrencyConventionSetPlugin>()
             .TryAdd<IInterceptor, ConcurrencySaveChangesInterceptor>()
             .TryAdd<IInterceptor, VersionTransactionInterceptor>()
-            .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>();
+            .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>()
+            .TryAdd<IInterceptor, RowLockCommandInterceptor>();
 
         services.TryAddSingleton(sp => DatabaseDialect.For(sp.GetRequiredService<IDatabaseProvider>().Name));
         services.TryAddScoped<SaveSession>();

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -49,6 +50,34 @@ internal abstract class DatabaseDialect
     ///     ends, while letting others read them the same way; empty where the transaction holds the write lock.
     /// </summary>
     public abstract string ShareLockClause { get; }
+
+    /// <summary>
+    ///     Whether a transaction alone keeps the rows a locking query reads from other writers (SQLite: a transaction
+    ///     begun through EF holds the database's write lock), so the query needs no lock clause in its SQL.
+    /// </summary>
+    public virtual bool TransactionLocksRows
+        => false;
+
+    /// <summary>
+    ///     A statement taking a lock, held until the transaction ends, on the 64-bit key given as its one parameter
+    ///     <c>{0}</c>, so that transactions creating the same row run one after another; null where the transaction
+    ///     already serialises writers (SQLite).
+    /// </summary>
+    public virtual string? TransactionKeyLockSql
+        => null;
+
+    /// <summary>Whether <paramref name="exception" /> is a unique constraint violation.</summary>
+    public virtual bool IsUniqueViolation(DbException exception)
+        => exception.SqlState == "23505";
+
+    /// <summary>What a database error of a locking query means: the lock could not be had, a deadlock, or neither.</summary>
+    public virtual RowLockFailure ClassifyRowLockError(DbException exception)
+        => exception.SqlState switch
+        {
+            "55P03" => RowLockFailure.NotAvailable,
+            "40P01" => RowLockFailure.Deadlock,
+            _ => RowLockFailure.None,
+        };
 
     /// <summary>The trigger's name: <c>{table}_{column}_version</c>, shortened with a hash past 63 characters.</summary>
     public static string TriggerName(string table, string column)

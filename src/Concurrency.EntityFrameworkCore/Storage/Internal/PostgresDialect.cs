@@ -14,6 +14,9 @@ internal sealed class PostgresDialect : DatabaseDialect
     public override string ShareLockClause
         => " FOR SHARE";
 
+    public override string TransactionKeyLockSql
+        => "SELECT pg_advisory_xact_lock({0})";
+
     public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)
     {
         var name = TriggerName(table, column);

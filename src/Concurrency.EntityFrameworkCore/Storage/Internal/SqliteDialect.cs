@@ -1,3 +1,5 @@
+using System.Data.Common;
+
 namespace Concurrency.EntityFrameworkCore.Storage.Internal;
 
 /// <summary>
@@ -15,6 +17,17 @@ internal sealed class SqliteDialect : DatabaseDialect
 
     public override string ShareLockClause
         => string.Empty;
+
+    public override bool TransactionLocksRows
+        => true;
+
+    /// <summary>SQLITE_CONSTRAINT (19) for a UNIQUE index or the primary key.</summary>
+    public override bool IsUniqueViolation(DbException exception)
+        => exception.ErrorCode == 19 && exception.Message.Contains("UNIQUE constraint failed", StringComparison.Ordinal);
+
+    /// <summary>SQLITE_BUSY (5) and SQLITE_LOCKED (6): another connection holds the database's lock.</summary>
+    public override RowLockFailure ClassifyRowLockError(DbException exception)
+        => exception.ErrorCode is 5 or 6 ? RowLockFailure.NotAvailable : RowLockFailure.None;
 
     public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)
     {

@@ -290,6 +290,7 @@ public static class RowLockScenarios
 {
     public const string FromSqlVariant = "FromSql(\"... FOR UPDATE\"), plain EF (baseline)";
     public const string RawQueueVariant = "raw Npgsql claim loop (baseline)";
+    public const string FromSqlQueueVariant = "FromSql(\"... FOR UPDATE SKIP LOCKED\"), plain EF";
 
     public static Scenario[] LockByKey()
         =>
@@ -304,7 +305,7 @@ public static class RowLockScenarios
         =>
         [
             new RawQueueScenario(RawQueueVariant, "jobs_raw"),
-            new EfQueueScenario<LockedJob>("ForUpdate(RowLockWait.SkipLocked).Take(10)", "jobs_locked", library: true),
-            new EfQueueScenario<FromSqlJob>("FromSql(\"... FOR UPDATE SKIP LOCKED\"), plain EF", "jobs_fromsql", library: false),
+            new EfQueueScenario<LockedJob>("ForUpdate(RowLockWait.SkipLocked).Take(10)", "jobs_locked", library: true) { Reference = FromSqlQueueVariant },
+            new EfQueueScenario<FromSqlJob>(FromSqlQueueVariant, "jobs_fromsql", library: false),
         ];
 }

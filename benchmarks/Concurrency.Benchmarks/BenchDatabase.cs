@@ -26,6 +26,8 @@ public sealed class BenchDatabase : IDisposable
             .UseConcurrency(o => o.BumpVersionsInExecuteUpdate(false))
             .Options;
         PlainEf = new DbContextOptionsBuilder<BenchContext>().UseNpgsql(ConnectionString).Options;
+        PlainEfCounted = new DbContextOptionsBuilder<BenchContext>().UseNpgsql(ConnectionString).AddInterceptors(Commands).Options;
+        RowLocks = new DbContextOptionsBuilder<BenchContext>().UseNpgsql(ConnectionString).UseConcurrency().UseRowLocks().AddInterceptors(Commands).Options;
 
         using (var context = new BenchContext(WithConcurrency))
         {
@@ -55,6 +57,15 @@ public sealed class BenchDatabase : IDisposable
 
     /// <summary>Plain EF Core, for the baseline, EF's own token and xmin variants.</summary>
     public DbContextOptions<BenchContext> PlainEf { get; }
+
+    /// <summary>Counts the commands sent through <see cref="PlainEfCounted" /> and <see cref="RowLocks" />.</summary>
+    public CommandCounter Commands { get; } = new();
+
+    /// <summary>Plain EF Core with the command counter (the FromSql baselines of the row-lock groups).</summary>
+    public DbContextOptions<BenchContext> PlainEfCounted { get; }
+
+    /// <summary>The library with row locks on PostgreSQL (<c>UseConcurrency().UseRowLocks()</c>), with the command counter.</summary>
+    public DbContextOptions<BenchContext> RowLocks { get; }
 
     /// <summary>Removes dead rows left by earlier rounds, so every variant's table starts each round in the same state.</summary>
     public void Vacuum()

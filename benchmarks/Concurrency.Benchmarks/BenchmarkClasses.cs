@@ -141,3 +141,49 @@ public class ExecuteUpdateBenchmarks : ScenarioBenchmarks
     [Benchmark] public Task Bumped() => Run(1);
     [Benchmark] public Task NotBumped() => Run(2);
 }
+
+public class RowLockByKeyBenchmarks : ScenarioBenchmarks
+{
+    [Params(1, 10)]
+    public int N { get; set; }
+
+    protected override int Rows
+        => N;
+
+    protected override Scenario[] Create()
+        => RowLockScenarios.LockByKey();
+
+    [IterationSetup(Target = nameof(FromSqlForUpdate))] public void S0() => Prepare(0);
+    [IterationSetup(Target = nameof(ForUpdate))] public void S1() => Prepare(1);
+    [IterationSetup(Target = nameof(ForUpdateTimeout))] public void S2() => Prepare(2);
+    [IterationSetup(Target = nameof(RawForUpdate))] public void S3() => Prepare(3);
+    [IterationCleanup(Target = nameof(FromSqlForUpdate))] public void C0() => Cleanup(0);
+    [IterationCleanup(Target = nameof(ForUpdate))] public void C1() => Cleanup(1);
+    [IterationCleanup(Target = nameof(ForUpdateTimeout))] public void C2() => Cleanup(2);
+    [IterationCleanup(Target = nameof(RawForUpdate))] public void C3() => Cleanup(3);
+
+    [Benchmark(Baseline = true)] public Task FromSqlForUpdate() => Run(0);
+    [Benchmark] public Task ForUpdate() => Run(1);
+    [Benchmark] public Task ForUpdateTimeout() => Run(2);
+    [Benchmark] public Task RawForUpdate() => Run(3);
+}
+
+public class SkipLockedQueueBenchmarks : ScenarioBenchmarks
+{
+    protected override int Rows
+        => 1000;
+
+    protected override Scenario[] Create()
+        => RowLockScenarios.Queue();
+
+    [IterationSetup(Target = nameof(RawClaimLoop))] public void S0() => Prepare(0);
+    [IterationSetup(Target = nameof(ForUpdateSkipLocked))] public void S1() => Prepare(1);
+    [IterationSetup(Target = nameof(FromSqlSkipLocked))] public void S2() => Prepare(2);
+    [IterationCleanup(Target = nameof(RawClaimLoop))] public void C0() => Cleanup(0);
+    [IterationCleanup(Target = nameof(ForUpdateSkipLocked))] public void C1() => Cleanup(1);
+    [IterationCleanup(Target = nameof(FromSqlSkipLocked))] public void C2() => Cleanup(2);
+
+    [Benchmark(Baseline = true)] public Task RawClaimLoop() => Run(0);
+    [Benchmark] public Task ForUpdateSkipLocked() => Run(1);
+    [Benchmark] public Task FromSqlSkipLocked() => Run(2);
+}

@@ -75,7 +75,7 @@ public static class InterleavedRunner
         return report.ToString();
     }
 
-    private static double Percentile(double[] sorted, double p)
+    internal static double Percentile(double[] sorted, double p)
     {
         if (sorted.Length == 0)
         {

@@ -98,6 +98,25 @@ public class RawTriggerRow : Row
     public long Version { get; set; }
 }
 
+/// <summary>A job of the SKIP LOCKED work queue; one table per variant, refilled with the same 1,000 queued jobs every round.</summary>
+public abstract class Job
+{
+    public const int Queued = 0;
+    public const int Done = 2;
+
+    public int Id { get; set; }
+
+    public int Status { get; set; }
+
+    public int Worker { get; set; }
+}
+
+public class LockedJob : Job;
+
+public class FromSqlJob : Job;
+
+public class RawJob : Job;
+
 public sealed class BenchContext(DbContextOptions<BenchContext> options) : DbContext(options)
 {
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -117,6 +136,9 @@ public sealed class BenchContext(DbContextOptions<BenchContext> options) : DbCon
         modelBuilder.Entity<BulkPlainRow>().ToTable("bulk_plain_rows");
         modelBuilder.Entity<BulkVersionRow>().ToTable("bulk_version_rows");
         modelBuilder.Entity<BulkVersionRowB>().ToTable("bulk_version_rows_b");
+        modelBuilder.Entity<LockedJob>().ToTable("jobs_locked");
+        modelBuilder.Entity<FromSqlJob>().ToTable("jobs_fromsql");
+        modelBuilder.Entity<RawJob>().ToTable("jobs_raw");
         foreach (var entityType in modelBuilder.Model.GetEntityTypes())
         {
             modelBuilder.Entity(entityType.ClrType).Property(nameof(Row.Id)).ValueGeneratedNever();

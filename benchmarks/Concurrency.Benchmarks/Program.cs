@@ -2,6 +2,7 @@
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --filter '*'   BenchmarkDotNet, then the interleaved ratios
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios       only the interleaved ratios and contention
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --quick        every scenario once (CI smoke test)
+//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios --row-locks   only the row-lock groups and the hot row
 //   add --bdn-only to a BenchmarkDotNet run to skip the interleaved report afterwards
 using BenchmarkDotNet.Running;
 using Concurrency.Benchmarks;
@@ -26,20 +27,38 @@ try
     int[] sizes = quick ? [1, 10] : [1, 10, 100, 1000];
     var rounds = quick ? 1 : ReadInt(args, "--rounds", 21);
     using var database = new BenchDatabase();
-    var report = await InterleavedRunner.RunAsync(
+    if (!args.Contains("--row-locks"))
+    {
+        var report = await InterleavedRunner.RunAsync(
+            database,
+            [
+                ("save", Scenarios.Save, sizes),
+                ("delete", Scenarios.Delete, sizes),
+                ("conflict", Scenarios.Conflict, [1]),
+                ("ExecuteUpdate", Scenarios.ExecuteUpdate, sizes),
+            ],
+            rounds,
+            warmup: !quick);
+        Console.WriteLine();
+        Console.WriteLine($"Interleaved rounds: {rounds} per row (plus one warm-up round), order rotated every round.");
+        Console.WriteLine(report);
+        Console.WriteLine(await Contention.RunAsync(database, workers: 8, incrementsPerWorker: quick ? 10 : 200));
+    }
+
+    // Row locks: the same interleaved method; --row-locks runs only these (the versioning groups above are skipped).
+    var rowLockRounds = quick ? 1 : ReadInt(args, "--row-lock-rounds", rounds);
+    Console.WriteLine();
+    Console.WriteLine($"Row locks, interleaved rounds: {rowLockRounds} per row (plus one warm-up round), order rotated every round.");
+    Console.WriteLine(await InterleavedRunner.RunAsync(
         database,
         [
-            ("save", Scenarios.Save, sizes),
-            ("delete", Scenarios.Delete, sizes),
-            ("conflict", Scenarios.Conflict, [1]),
-            ("ExecuteUpdate", Scenarios.ExecuteUpdate, sizes),
+            ("lock by key", RowLockScenarios.LockByKey, quick ? [1] : [1, 10]),
+            ("SKIP LOCKED queue, 8 workers", RowLockScenarios.Queue, [quick ? 100 : 1000]),
         ],
-        rounds,
-        warmup: !quick);
-    Console.WriteLine();
-    Console.WriteLine($"Interleaved rounds: {rounds} per row (plus one warm-up round), order rotated every round.");
-    Console.WriteLine(report);
-    Console.WriteLine(await Contention.RunAsync(database, workers: 8, incrementsPerWorker: quick ? 10 : 200));
+        rowLockRounds,
+        warmup: !quick));
+    Console.WriteLine($"Hot row: {(quick ? 5 : 50)} increments per worker, {(quick ? 1 : Math.Max(rowLockRounds / 2, 2))} rounds per worker count, order alternated.");
+    Console.WriteLine(await HotRow.RunAsync(database, quick ? [1, 4] : [1, 4, 16], incrementsPerWorker: quick ? 5 : 50, rounds: quick ? 1 : Math.Max(rowLockRounds / 2, 2)));
     return 0;
 }
 finally

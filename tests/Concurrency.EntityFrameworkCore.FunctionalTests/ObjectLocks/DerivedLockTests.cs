@@ -217,7 +217,8 @@ public sealed class DerivedLockTests(Provider provider) : DatabaseTestBase(provi
                 }
             }
 
-            // Once the lock committed, every further attempt must be refused.
+            // Once the lock committed, every further attempt must be refused (a writer that ran out of attempts first waits for it).
+            await locked.Task.WaitAsync(stop.Token);
             for (var n = 0; n < 3; n++)
             {
                 await using var context = Library();

@@ -34,7 +34,7 @@ public sealed class LockByKeyScenario(string name, LockQuery query) : Scenario(n
         _rows = rows;
         _context = new BenchContext(query == LockQuery.FromSql ? database.PlainEfCounted : database.RowLocks);
         await _context.Database.BeginTransactionAsync();
-        _commandsBefore = database.Commands.Count;
+        _commandsBefore = database.Commands.Commands;
     }
 
     public override async Task RunAsync()
@@ -58,7 +58,7 @@ public sealed class LockByKeyScenario(string name, LockQuery query) : Scenario(n
 
     public override async Task CleanupAsync()
     {
-        var commands = _database!.Commands.Count - _commandsBefore;
+        var commands = _database!.Commands.Commands - _commandsBefore;
         await _context!.Database.RollbackTransactionAsync();
         await _context.DisposeAsync();
         if (commands != _rows)

@@ -2,11 +2,11 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
-namespace Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+namespace Concurrency.TestSupport;
 
 /// <summary>
-///     An application's own command interceptor: counts the reader and non-query commands EF's pipeline runs, and keeps
-///     each one's text and the transaction it ran in.
+///     An application's own command interceptor: counts the commands EF's pipeline runs (every round trip of a query or
+///     a save), and keeps each one's text and the transaction it ran in. Used by the tests and the benchmarks.
 /// </summary>
 public sealed class CommandCounter : DbCommandInterceptor
 {
@@ -51,6 +51,22 @@ public sealed class CommandCounter : DbCommandInterceptor
         DbCommand command,
         CommandEventData eventData,
         InterceptionResult<int> result,
+        CancellationToken cancellationToken = default)
+    {
+        Count(command);
+        return ValueTask.FromResult(result);
+    }
+
+    public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
+    {
+        Count(command);
+        return result;
+    }
+
+    public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(
+        DbCommand command,
+        CommandEventData eventData,
+        InterceptionResult<object> result,
         CancellationToken cancellationToken = default)
     {
         Count(command);

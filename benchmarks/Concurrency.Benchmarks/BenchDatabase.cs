@@ -1,5 +1,6 @@
 using Concurrency.TestSupport;
 using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Concurrency.Benchmarks;
 
@@ -62,10 +63,25 @@ public sealed class BenchDatabase : IDisposable
     public CommandCounter Commands { get; } = new();
 
     /// <summary>Plain EF Core with the command counter (the FromSql baselines of the row-lock groups).</summary>
-    public DbContextOptions<BenchContext> PlainEfCounted { get; }
+    public DbContextOptions<BenchContext> PlainEfCounted { get; private set; }
 
     /// <summary>The library with row locks on PostgreSQL (<c>UseConcurrency().UseRowLocks()</c>), with the command counter.</summary>
-    public DbContextOptions<BenchContext> RowLocks { get; }
+    public DbContextOptions<BenchContext> RowLocks { get; private set; }
+
+    /// <summary>Raw connections and the row-lock options go through this data source when set (the profile logs through it).</summary>
+    public NpgsqlDataSource? DataSource { get; private set; }
+
+    /// <summary>Sends the raw connections and both row-lock options (<see cref="RowLocks" />, <see cref="PlainEfCounted" />) through <paramref name="dataSource" />.</summary>
+    public void UseDataSource(NpgsqlDataSource dataSource)
+    {
+        DataSource = dataSource;
+        PlainEfCounted = new DbContextOptionsBuilder<BenchContext>().UseNpgsql(dataSource).AddInterceptors(Commands).Options;
+        RowLocks = new DbContextOptionsBuilder<BenchContext>().UseNpgsql(dataSource).UseConcurrency().UseRowLocks().AddInterceptors(Commands).Options;
+    }
+
+    /// <summary>A new, closed connection for a raw Npgsql variant.</summary>
+    public NpgsqlConnection OpenRawConnection()
+        => DataSource?.CreateConnection() ?? new NpgsqlConnection(ConnectionString);
 
     /// <summary>Removes dead rows left by earlier rounds, so every variant's table starts each round in the same state.</summary>
     public void Vacuum()

@@ -1,4 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using Concurrency.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
 
 namespace Concurrency.Benchmarks;
 
@@ -177,13 +180,116 @@ public class SkipLockedQueueBenchmarks : ScenarioBenchmarks
         => RowLockScenarios.Queue();
 
     [IterationSetup(Target = nameof(RawClaimLoop))] public void S0() => Prepare(0);
-    [IterationSetup(Target = nameof(ForUpdateSkipLocked))] public void S1() => Prepare(1);
-    [IterationSetup(Target = nameof(FromSqlSkipLocked))] public void S2() => Prepare(2);
+    [IterationSetup(Target = nameof(RawClaimIdsUpdateByIds))] public void S1() => Prepare(1);
+    [IterationSetup(Target = nameof(ForUpdateSkipLocked))] public void S2() => Prepare(2);
+    [IterationSetup(Target = nameof(ForUpdateSkipLockedNoSavepoint))] public void S3() => Prepare(3);
+    [IterationSetup(Target = nameof(FromSqlSkipLocked))] public void S4() => Prepare(4);
+    [IterationSetup(Target = nameof(ForUpdateIdsExecuteUpdate))] public void S5() => Prepare(5);
+    [IterationSetup(Target = nameof(FromSqlIdsExecuteUpdate))] public void S6() => Prepare(6);
     [IterationCleanup(Target = nameof(RawClaimLoop))] public void C0() => Cleanup(0);
-    [IterationCleanup(Target = nameof(ForUpdateSkipLocked))] public void C1() => Cleanup(1);
-    [IterationCleanup(Target = nameof(FromSqlSkipLocked))] public void C2() => Cleanup(2);
+    [IterationCleanup(Target = nameof(RawClaimIdsUpdateByIds))] public void C1() => Cleanup(1);
+    [IterationCleanup(Target = nameof(ForUpdateSkipLocked))] public void C2() => Cleanup(2);
+    [IterationCleanup(Target = nameof(ForUpdateSkipLockedNoSavepoint))] public void C3() => Cleanup(3);
+    [IterationCleanup(Target = nameof(FromSqlSkipLocked))] public void C4() => Cleanup(4);
+    [IterationCleanup(Target = nameof(ForUpdateIdsExecuteUpdate))] public void C5() => Cleanup(5);
+    [IterationCleanup(Target = nameof(FromSqlIdsExecuteUpdate))] public void C6() => Cleanup(6);
 
     [Benchmark(Baseline = true)] public Task RawClaimLoop() => Run(0);
-    [Benchmark] public Task ForUpdateSkipLocked() => Run(1);
-    [Benchmark] public Task FromSqlSkipLocked() => Run(2);
+    [Benchmark] public Task RawClaimIdsUpdateByIds() => Run(1);
+    [Benchmark] public Task ForUpdateSkipLocked() => Run(2);
+    [Benchmark] public Task ForUpdateSkipLockedNoSavepoint() => Run(3);
+    [Benchmark] public Task FromSqlSkipLocked() => Run(4);
+    [Benchmark] public Task ForUpdateIdsExecuteUpdate() => Run(5);
+    [Benchmark] public Task FromSqlIdsExecuteUpdate() => Run(6);
+}
+
+/// <summary>
+///     One locking query by key per invocation, in a transaction held open for the whole run (BenchmarkDotNet picks the
+///     invocation count): <c>FromSql("... FOR UPDATE")</c> on plain EF Core is the baseline, the raw Npgsql query the
+///     physical limit. Ids cycle through the seeded rows; the tracker is cleared before each query (on both EF sides).
+///     GlobalCleanup fails the run unless every EF query sent exactly one command.
+/// </summary>
+[MemoryDiagnoser]
+[WarmupCount(5)]
+[IterationCount(25)]
+public class ForUpdateByKeyBenchmarks
+{
+    private BenchDatabase? _database;
+    private BenchContext? _plain;
+    private BenchContext? _locks;
+    private NpgsqlConnection? _raw;
+    private NpgsqlTransaction? _rawTransaction;
+    private int _id;
+    private int _efQueries;
+
+    [GlobalSetup]
+    public void GlobalSetup()
+    {
+        _database = new BenchDatabase();
+        _plain = new BenchContext(_database.PlainEfCounted);
+        _plain.Database.BeginTransaction();
+        _locks = new BenchContext(_database.RowLocks);
+        _locks.Database.BeginTransaction();
+        _raw = _database.OpenRawConnection();
+        _raw.Open();
+        _rawTransaction = _raw.BeginTransaction();
+    }
+
+    [GlobalCleanup]
+    public void GlobalCleanup()
+    {
+        var commands = _database!.Commands.Commands;
+        _plain!.Dispose();
+        _locks!.Dispose();
+        _rawTransaction!.Dispose();
+        _raw!.Dispose();
+        _database.Dispose();
+        if (commands != _efQueries)
+        {
+            throw new InvalidOperationException($"{commands} commands for {_efQueries} locking queries; expected exactly one per query.");
+        }
+    }
+
+    [Benchmark(Baseline = true)]
+    public async Task<PlainRow> FromSqlForUpdate()
+    {
+        var id = Next();
+        _plain!.ChangeTracker.Clear();
+        _efQueries++;
+        return await _plain.Set<PlainRow>().FromSql($"SELECT * FROM plain_rows WHERE \"Id\" = {id} FOR UPDATE").SingleAsync();
+    }
+
+    [Benchmark]
+    public async Task<PlainRow> ForUpdate()
+    {
+        var id = Next();
+        _locks!.ChangeTracker.Clear();
+        _efQueries++;
+        return await _locks.Set<PlainRow>().Where(r => r.Id == id).ForUpdate().SingleAsync();
+    }
+
+    [Benchmark]
+    public async Task<PlainRow> ForUpdateTimeout()
+    {
+        var id = Next();
+        _locks!.ChangeTracker.Clear();
+        _efQueries++;
+        return await _locks.Set<PlainRow>().Where(r => r.Id == id).ForUpdate(timeout: TimeSpan.FromSeconds(2)).SingleAsync();
+    }
+
+    [Benchmark]
+    public async Task<PlainRow> RawForUpdate()
+    {
+        var id = Next();
+        await using var command = new NpgsqlCommand("SELECT \"Id\", \"A\", \"B\", \"C\", \"D\" FROM plain_rows WHERE \"Id\" = $1 FOR UPDATE", _raw, _rawTransaction)
+        {
+            Parameters = { new() { Value = id } },
+        };
+        await using var reader = await command.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return new PlainRow { Id = reader.GetInt32(0), A = reader.GetString(1), B = reader.GetString(2), C = reader.GetInt32(3), D = reader.GetDateTime(4) };
+    }
+
+    private int Next()
+        => _id = (_id % BenchDatabase.SeedRows) + 1;
 }

@@ -42,8 +42,8 @@ public static class InterleavedRunner
                         await scenario.CleanupAsync();
                         if (r >= 0)
                         {
-                            times[i].Add(stopwatch.Elapsed.TotalMilliseconds);
-                            bytes[i].Add(allocated);
+                            times[i].Add(scenario.TimedMilliseconds ?? stopwatch.Elapsed.TotalMilliseconds);
+                            bytes[i].Add(scenario.TimedAllocatedBytes ?? allocated);
                         }
                     }
                 }
@@ -52,18 +52,25 @@ public static class InterleavedRunner
                 for (var i = 0; i < scenarios.Length; i++)
                 {
                     var ratios = times[i].Zip(times[0], (t, b) => t / b).Order().ToArray();
-                    var reference = Array.FindIndex(scenarios, s => s.Name == scenarios[i].Reference);
-                    var versusReference = "";
-                    var allocVersusReference = "";
-                    if (reference >= 0)
+                    var versus = new List<string>();
+                    var allocVersus = new List<string>();
+                    foreach (var name in scenarios[i].References)
                     {
+                        var reference = Array.FindIndex(scenarios, s => s.Name == name);
+                        if (reference < 0)
+                        {
+                            continue;
+                        }
+
                         // The goal's own ratio, also taken per round, so a slow spell hits both sides alike.
                         var goal = times[i].Zip(times[reference], (t, b) => t / b).Order().ToArray();
-                        versusReference = string.Create(CultureInfo.InvariantCulture,
-                            $"{Percentile(goal, 0.5):0.00}x {scenarios[reference].Name} ({Percentile(goal, 0.25):0.00}-{Percentile(goal, 0.75):0.00})");
-                        allocVersusReference = string.Create(CultureInfo.InvariantCulture, $"{(MedianBytes(i) / MedianBytes(reference)) - 1:+0%;-0%;0%}");
+                        versus.Add(string.Create(CultureInfo.InvariantCulture,
+                            $"{Percentile(goal, 0.5):0.00}x {scenarios[reference].Name} ({Percentile(goal, 0.25):0.00}-{Percentile(goal, 0.75):0.00})"));
+                        allocVersus.Add(string.Create(CultureInfo.InvariantCulture, $"{(MedianBytes(i) / MedianBytes(reference)) - 1:+0%;-0%;0%}"));
                     }
 
+                    var versusReference = string.Join("; ", versus);
+                    var allocVersusReference = string.Join("; ", allocVersus);
                     report.AppendLine(CultureInfo.InvariantCulture,
                         $"| {group} | {rows} | {scenarios[i].Name} | {(i == 0 ? "1.00 (baseline)" : Percentile(ratios, 0.5).ToString("0.00", CultureInfo.InvariantCulture) + "x")} "
                         + $"| {(i == 0 ? "" : $"{Percentile(ratios, 0.25):0.00}-{Percentile(ratios, 0.75):0.00}")} | {versusReference} "

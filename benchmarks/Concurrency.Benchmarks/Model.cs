@@ -117,6 +117,16 @@ public class FromSqlJob : Job;
 
 public class RawJob : Job;
 
+/// <summary>The set-based loop shape (claim ids, one UPDATE by ids): one table per variant.</summary>
+public class LockedBulkJob : Job;
+
+public class FromSqlBulkJob : Job;
+
+public class RawBulkJob : Job;
+
+/// <summary>The tracked loop with EF's automatic savepoint switched off.</summary>
+public class LockedNoSavepointJob : Job;
+
 public sealed class BenchContext(DbContextOptions<BenchContext> options) : DbContext(options)
 {
     protected override void OnModelCreating(ModelBuilder modelBuilder)
@@ -139,6 +149,10 @@ public sealed class BenchContext(DbContextOptions<BenchContext> options) : DbCon
         modelBuilder.Entity<LockedJob>().ToTable("jobs_locked");
         modelBuilder.Entity<FromSqlJob>().ToTable("jobs_fromsql");
         modelBuilder.Entity<RawJob>().ToTable("jobs_raw");
+        modelBuilder.Entity<LockedBulkJob>().ToTable("jobs_locked_bulk");
+        modelBuilder.Entity<FromSqlBulkJob>().ToTable("jobs_fromsql_bulk");
+        modelBuilder.Entity<RawBulkJob>().ToTable("jobs_raw_bulk");
+        modelBuilder.Entity<LockedNoSavepointJob>().ToTable("jobs_locked_nosp");
         foreach (var entityType in modelBuilder.Model.GetEntityTypes())
         {
             modelBuilder.Entity(entityType.ClrType).Property(nameof(Row.Id)).ValueGeneratedNever();

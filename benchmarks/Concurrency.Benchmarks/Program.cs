@@ -24,6 +24,16 @@ try
         }
     }
 
+    QueueScenario.Batch = ReadInt(args, "--queue-batch", QueueScenario.Batch);
+    LockByKeyScenario.QueriesPerRound = quick ? 10 : ReadInt(args, "--lock-queries", LockByKeyScenario.QueriesPerRound);
+    var queueJobs = quick ? 100 : ReadInt(args, "--queue-jobs", 1000);
+    if (args.Contains("--queue-profile"))
+    {
+        using var profiled = new BenchDatabase();
+        Console.WriteLine(await QueueProfile.RunAsync(profiled, queueJobs, ReadInt(args, "--rounds", 5)));
+        return 0;
+    }
+
     int[] sizes = quick ? [1, 10] : [1, 10, 100, 1000];
     var rounds = quick ? 1 : ReadInt(args, "--rounds", 21);
     using var database = new BenchDatabase();
@@ -53,7 +63,7 @@ try
         database,
         [
             ("lock by key", RowLockScenarios.LockByKey, quick ? [1] : [1, 10]),
-            ("SKIP LOCKED queue, 8 workers", RowLockScenarios.Queue, [quick ? 100 : 1000]),
+            ("SKIP LOCKED queue, 8 workers", RowLockScenarios.Queue, [queueJobs]),
         ],
         rowLockRounds,
         warmup: !quick));

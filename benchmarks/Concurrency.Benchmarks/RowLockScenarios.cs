@@ -18,108 +18,177 @@ public enum LockQuery
 }
 
 /// <summary>
-///     N locking queries by key (ids 1..N of plain_rows, tracked) inside one open transaction; the transaction is begun
-///     before and rolled back after the timed call. Asserts one command per query.
+///     N locking queries by key (tracked) in one open transaction, repeated <see cref="Transactions" /> times per round on
+///     a warmed context (one untimed query first), each transaction on fresh ids. Only the queries are timed (and their
+///     allocations counted): BEGIN, ROLLBACK and clearing the tracker happen outside the stopwatch, so a ratio compares the
+///     queries alone. <see cref="Scenario.TimedMilliseconds" /> is the mean per transaction of N queries. Asserts exactly one
+///     command per query, also with a timeout.
 /// </summary>
 public sealed class LockByKeyScenario(string name, LockQuery query) : Scenario(name)
 {
+    /// <summary>Queries per round (<see cref="Transactions" /> = this / N); <c>--lock-queries</c> overrides it.</summary>
+    public static int QueriesPerRound { get; set; } = 200;
+
     private BenchContext? _context;
     private BenchDatabase? _database;
     private int _rows;
-    private int _commandsBefore;
+
+    private int Transactions
+        => Math.Max(1, QueriesPerRound / _rows);
 
     public override async Task PrepareAsync(BenchDatabase database, int rows, int round)
     {
         _database = database;
         _rows = rows;
         _context = new BenchContext(query == LockQuery.FromSql ? database.PlainEfCounted : database.RowLocks);
-        await _context.Database.BeginTransactionAsync();
-        _commandsBefore = database.Commands.Commands;
+        await using (await _context.Database.BeginTransactionAsync())
+        {
+            await QueryAsync(BenchDatabase.SeedRows); // warm: the context's services, the connection, the query cache
+        }
+
+        _context.ChangeTracker.Clear();
     }
 
     public override async Task RunAsync()
     {
-        for (var id = 1; id <= _rows; id++)
+        var stopwatch = new System.Diagnostics.Stopwatch();
+        long allocated = 0;
+        var id = 0;
+        for (var t = 0; t < Transactions; t++)
         {
-            var row = query switch
+            await using var transaction = await _context!.Database.BeginTransactionAsync();
+            var commandsBefore = _database!.Commands.Commands;
+            var bytesBefore = GC.GetTotalAllocatedBytes(precise: true);
+            stopwatch.Start();
+            for (var q = 0; q < _rows; q++)
             {
-                LockQuery.FromSql => await _context!.Set<PlainRow>()
-                    .FromSql($"SELECT * FROM plain_rows WHERE \"Id\" = {id} FOR UPDATE")
-                    .SingleAsync(),
-                LockQuery.ForUpdate => await _context!.Set<PlainRow>().Where(r => r.Id == id).ForUpdate().SingleAsync(),
-                _ => await _context!.Set<PlainRow>().Where(r => r.Id == id).ForUpdate(timeout: TimeSpan.FromSeconds(2)).SingleAsync(),
-            };
-            if (row.Id != id)
-            {
-                throw new InvalidOperationException("The locking query returned the wrong row.");
+                await QueryAsync((id++ % (BenchDatabase.SeedRows - 1)) + 1);
             }
+
+            stopwatch.Stop();
+            allocated += GC.GetTotalAllocatedBytes(precise: true) - bytesBefore;
+            var commands = _database.Commands.Commands - commandsBefore;
+            if (commands != _rows)
+            {
+                throw new InvalidOperationException($"{Name}: {commands} commands for {_rows} locking queries; expected one round trip per query.");
+            }
+
+            await transaction.RollbackAsync();
+            _context.ChangeTracker.Clear();
         }
+
+        TimedMilliseconds = stopwatch.Elapsed.TotalMilliseconds / Transactions;
+        TimedAllocatedBytes = allocated / Transactions;
     }
 
     public override async Task CleanupAsync()
+        => await _context!.DisposeAsync();
+
+    private async Task QueryAsync(int id)
     {
-        var commands = _database!.Commands.Commands - _commandsBefore;
-        await _context!.Database.RollbackTransactionAsync();
-        await _context.DisposeAsync();
-        if (commands != _rows)
+        var row = query switch
         {
-            throw new InvalidOperationException($"{Name}: {commands} commands for {_rows} locking queries; expected one round trip per query.");
+            LockQuery.FromSql => await _context!.Set<PlainRow>()
+                .FromSql($"SELECT * FROM plain_rows WHERE \"Id\" = {id} FOR UPDATE")
+                .SingleAsync(),
+            LockQuery.ForUpdate => await _context!.Set<PlainRow>().Where(r => r.Id == id).ForUpdate().SingleAsync(),
+            _ => await _context!.Set<PlainRow>().Where(r => r.Id == id).ForUpdate(timeout: TimeSpan.FromSeconds(2)).SingleAsync(),
+        };
+        if (row.Id != id)
+        {
+            throw new InvalidOperationException("The locking query returned the wrong row.");
         }
     }
 }
 
-/// <summary>The physical limit: the same <c>SELECT ... FOR UPDATE</c> by key, sent by raw Npgsql in one open transaction.</summary>
+/// <summary>The physical limit: the same <c>SELECT ... FOR UPDATE</c> by key sent by raw Npgsql, timed like <see cref="LockByKeyScenario" />.</summary>
 public sealed class RawLockByKeyScenario(string name) : Scenario(name)
 {
     private NpgsqlConnection? _connection;
-    private NpgsqlTransaction? _transaction;
     private int _rows;
+
+    private int Transactions
+        => Math.Max(1, LockByKeyScenario.QueriesPerRound / _rows);
 
     public override async Task PrepareAsync(BenchDatabase database, int rows, int round)
     {
         _rows = rows;
-        _connection = new NpgsqlConnection(database.ConnectionString);
+        _connection = database.OpenRawConnection();
         await _connection.OpenAsync();
-        _transaction = await _connection.BeginTransactionAsync();
+        await using var transaction = await _connection.BeginTransactionAsync();
+        await QueryAsync(transaction, BenchDatabase.SeedRows);
     }
 
     public override async Task RunAsync()
     {
-        for (var id = 1; id <= _rows; id++)
+        var stopwatch = new System.Diagnostics.Stopwatch();
+        long allocated = 0;
+        var id = 0;
+        for (var t = 0; t < Transactions; t++)
         {
-            await using var command = new NpgsqlCommand(
-                "SELECT \"Id\", \"A\", \"B\", \"C\", \"D\" FROM plain_rows WHERE \"Id\" = $1 FOR UPDATE",
-                _connection,
-                _transaction)
+            await using var transaction = await _connection!.BeginTransactionAsync();
+            var bytesBefore = GC.GetTotalAllocatedBytes(precise: true);
+            stopwatch.Start();
+            for (var q = 0; q < _rows; q++)
             {
-                Parameters = { new() { Value = id } },
-            };
-            await using var reader = await command.ExecuteReaderAsync();
-            if (!await reader.ReadAsync())
-            {
-                throw new InvalidOperationException("The raw locking query returned no row.");
+                await QueryAsync(transaction, (id++ % (BenchDatabase.SeedRows - 1)) + 1);
             }
 
-            _ = new PlainRow { Id = reader.GetInt32(0), A = reader.GetString(1), B = reader.GetString(2), C = reader.GetInt32(3), D = reader.GetDateTime(4) };
+            stopwatch.Stop();
+            allocated += GC.GetTotalAllocatedBytes(precise: true) - bytesBefore;
+            await transaction.RollbackAsync();
         }
+
+        TimedMilliseconds = stopwatch.Elapsed.TotalMilliseconds / Transactions;
+        TimedAllocatedBytes = allocated / Transactions;
     }
 
     public override async Task CleanupAsync()
+        => await _connection!.DisposeAsync();
+
+    private async Task QueryAsync(NpgsqlTransaction transaction, int id)
     {
-        await _transaction!.RollbackAsync();
-        await _connection!.DisposeAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT \"Id\", \"A\", \"B\", \"C\", \"D\" FROM plain_rows WHERE \"Id\" = $1 FOR UPDATE",
+            _connection,
+            transaction)
+        {
+            Parameters = { new() { Value = id } },
+        };
+        await using var reader = await command.ExecuteReaderAsync();
+        if (!await reader.ReadAsync())
+        {
+            throw new InvalidOperationException("The raw locking query returned no row.");
+        }
+
+        _ = new PlainRow { Id = reader.GetInt32(0), A = reader.GetString(1), B = reader.GetString(2), C = reader.GetInt32(3), D = reader.GetDateTime(4) };
     }
+}
+
+/// <summary>How a queue worker claims and completes its batch.</summary>
+public enum QueueLoop
+{
+    /// <summary>Claim the jobs as tracked entities, set their status, one <c>SaveChanges</c> (EF's automatic savepoint on).</summary>
+    TrackedSave,
+
+    /// <summary>As <see cref="TrackedSave" />, with <c>Database.AutoSavepointsEnabled = false</c>.</summary>
+    TrackedSaveNoSavepoint,
+
+    /// <summary>Claim only the ids (<c>Select(j =&gt; j.Id)</c>, nothing tracked), complete them with one <c>ExecuteUpdate</c> by ids.</summary>
+    ClaimIdsExecuteUpdate,
 }
 
 /// <summary>
 ///     The SKIP LOCKED work queue: <see cref="Workers" /> workers, each on its own open connection, loop "begin; claim the
-///     first 10 queued jobs FOR UPDATE SKIP LOCKED; mark them done; commit" until the queue is empty. N is the number of
-///     jobs, refilled before every run. Cleanup checks that every job was done exactly once.
+///     first <see cref="Batch" /> queued jobs FOR UPDATE SKIP LOCKED; mark them done; commit" until the queue is empty. N
+///     is the number of jobs, refilled before every run. Cleanup checks that every job was done exactly once.
 /// </summary>
 public abstract class QueueScenario(string name, string table) : Scenario(name)
 {
     public const int Workers = 8;
-    public const int Batch = 10;
+
+    /// <summary>Jobs claimed per transaction (10 unless <c>--queue-batch</c> says otherwise).</summary>
+    public static int Batch { get; set; } = 10;
 
     private BenchDatabase? _database;
     private int _jobs;
@@ -165,57 +234,114 @@ public abstract class QueueScenario(string name, string table) : Scenario(name)
         }
     }
 
-    protected abstract Task OpenWorkersAsync(BenchDatabase database);
+    /// <summary>The server process of each worker's connection (for the profile's CPU accounting).</summary>
+    public abstract Task<int[]> BackendPidsAsync();
+
+    public abstract Task OpenWorkersAsync(BenchDatabase database);
 
     /// <summary>One transaction of worker <paramref name="worker" />: claims up to <see cref="Batch" /> jobs and completes them; returns how many.</summary>
-    protected abstract Task<int> ClaimAndCompleteAsync(int worker);
+    public abstract Task<int> ClaimAndCompleteAsync(int worker);
 
-    protected abstract Task CloseWorkersAsync();
+    public abstract Task CloseWorkersAsync();
+
+    protected static async Task<int> BackendPidAsync(System.Data.Common.DbConnection connection)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT pg_backend_pid()";
+        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
+    }
 }
 
-/// <summary>The claim loop in EF Core: with this library's <c>ForUpdate(RowLockWait.SkipLocked)</c>, or with <c>FromSql</c> on plain EF Core.</summary>
-public sealed class EfQueueScenario<TJob>(string name, string table, bool library) : QueueScenario(name, table)
+/// <summary>
+///     The claim loop in EF Core: with this library's <c>ForUpdate(RowLockWait.SkipLocked)</c>, or with <c>FromSql</c> on
+///     plain EF Core; in the loop shape <paramref name="loop" />.
+/// </summary>
+public sealed class EfQueueScenario<TJob>(string name, string table, bool library, QueueLoop loop) : QueueScenario(name, table)
     where TJob : Job
 {
-    private readonly string _claimSql = $"SELECT * FROM {table} WHERE \"Status\" = {Job.Queued} ORDER BY \"Id\" LIMIT {Batch} FOR UPDATE SKIP LOCKED";
     private readonly BenchContext[] _contexts = new BenchContext[Workers];
 
-    protected override async Task OpenWorkersAsync(BenchDatabase database)
+    private string ClaimSql
+        => $"SELECT * FROM {Table} WHERE \"Status\" = {Job.Queued} ORDER BY \"Id\" LIMIT {Batch} FOR UPDATE SKIP LOCKED";
+
+    public override async Task OpenWorkersAsync(BenchDatabase database)
     {
         for (var w = 0; w < Workers; w++)
         {
             _contexts[w] = new BenchContext(library ? database.RowLocks : database.PlainEfCounted);
+            _contexts[w].Database.AutoSavepointsEnabled = loop != QueueLoop.TrackedSaveNoSavepoint;
             await _contexts[w].Database.OpenConnectionAsync();
         }
     }
 
-    protected override async Task<int> ClaimAndCompleteAsync(int worker)
+    public override async Task<int[]> BackendPidsAsync()
     {
-        var context = _contexts[worker];
-        context.ChangeTracker.Clear();
-        await using var transaction = await context.Database.BeginTransactionAsync();
-        var jobs = library
-            ? await context.Set<TJob>()
-                .Where(j => j.Status == Job.Queued)
-                .OrderBy(j => j.Id)
-                .ForUpdate(RowLockWait.SkipLocked)
-                .Take(Batch)
-                .ToListAsync()
-            : await context.Set<TJob>()
-                .FromSqlRaw(_claimSql)
-                .ToListAsync();
-        foreach (var job in jobs)
+        var pids = new int[Workers];
+        for (var w = 0; w < Workers; w++)
         {
-            job.Status = Job.Done;
-            job.Worker = worker + 1;
+            pids[w] = await BackendPidAsync(_contexts[w].Database.GetDbConnection());
         }
 
-        await context.SaveChangesAsync();
-        await transaction.CommitAsync();
-        return jobs.Count;
+        return pids;
     }
 
-    protected override async Task CloseWorkersAsync()
+    public override async Task<int> ClaimAndCompleteAsync(int worker)
+    {
+        var context = _contexts[worker];
+        await using var transaction = await context.Database.BeginTransactionAsync();
+        int count;
+        if (loop == QueueLoop.ClaimIdsExecuteUpdate)
+        {
+            var ids = library
+                ? await context.Set<TJob>()
+                    .Where(j => j.Status == Job.Queued)
+                    .OrderBy(j => j.Id)
+                    .ForUpdate(RowLockWait.SkipLocked)
+                    .Take(Batch)
+                    .Select(j => j.Id)
+                    .ToListAsync()
+                : await context.Set<TJob>()
+                    .FromSqlRaw(ClaimSql)
+                    .Select(j => j.Id)
+                    .ToListAsync();
+            if (ids.Count > 0)
+            {
+                var by = worker + 1;
+                await context.Set<TJob>()
+                    .Where(j => ids.Contains(j.Id))
+                    .ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, Job.Done).SetProperty(j => j.Worker, by));
+            }
+
+            count = ids.Count;
+        }
+        else
+        {
+            context.ChangeTracker.Clear();
+            var jobs = library
+                ? await context.Set<TJob>()
+                    .Where(j => j.Status == Job.Queued)
+                    .OrderBy(j => j.Id)
+                    .ForUpdate(RowLockWait.SkipLocked)
+                    .Take(Batch)
+                    .ToListAsync()
+                : await context.Set<TJob>()
+                    .FromSqlRaw(ClaimSql)
+                    .ToListAsync();
+            foreach (var job in jobs)
+            {
+                job.Status = Job.Done;
+                job.Worker = worker + 1;
+            }
+
+            await context.SaveChangesAsync();
+            count = jobs.Count;
+        }
+
+        await transaction.CommitAsync();
+        return count;
+    }
+
+    public override async Task CloseWorkersAsync()
     {
         foreach (var context in _contexts)
         {
@@ -224,27 +350,44 @@ public sealed class EfQueueScenario<TJob>(string name, string table, bool librar
     }
 }
 
-/// <summary>The physical limit: the same claim loop in raw Npgsql (the SELECT, then the UPDATEs in one batch, as EF sends them).</summary>
-public sealed class RawQueueScenario(string name, string table) : QueueScenario(name, table)
+/// <summary>
+///     The physical limit: the same claim loop in raw Npgsql. <paramref name="byIds" /> false: the SELECT, then one UPDATE
+///     per job in one <c>NpgsqlBatch</c> (what EF's SaveChanges sends); true: the SELECT of the ids, then one
+///     <c>UPDATE ... WHERE "Id" = ANY($3)</c> (what ExecuteUpdate by ids sends).
+/// </summary>
+public sealed class RawQueueScenario(string name, string table, bool byIds) : QueueScenario(name, table)
 {
     private readonly NpgsqlConnection[] _connections = new NpgsqlConnection[Workers];
 
-    protected override async Task OpenWorkersAsync(BenchDatabase database)
+    public override async Task OpenWorkersAsync(BenchDatabase database)
     {
         for (var w = 0; w < Workers; w++)
         {
-            _connections[w] = new NpgsqlConnection(database.ConnectionString);
+            _connections[w] = database.OpenRawConnection();
             await _connections[w].OpenAsync();
         }
     }
 
-    protected override async Task<int> ClaimAndCompleteAsync(int worker)
+    public override async Task<int[]> BackendPidsAsync()
+    {
+        var pids = new int[Workers];
+        for (var w = 0; w < Workers; w++)
+        {
+            pids[w] = await BackendPidAsync(_connections[w]);
+        }
+
+        return pids;
+    }
+
+    public override async Task<int> ClaimAndCompleteAsync(int worker)
     {
         var connection = _connections[worker];
         await using var transaction = await connection.BeginTransactionAsync();
         var ids = new List<int>(Batch);
         await using (var claim = new NpgsqlCommand(
-            $"SELECT \"Id\", \"Status\", \"Worker\" FROM {Table} WHERE \"Status\" = $1 ORDER BY \"Id\" LIMIT $2 FOR UPDATE SKIP LOCKED",
+            byIds
+                ? $"SELECT \"Id\" FROM {Table} WHERE \"Status\" = $1 ORDER BY \"Id\" LIMIT $2 FOR UPDATE SKIP LOCKED"
+                : $"SELECT \"Id\", \"Status\", \"Worker\" FROM {Table} WHERE \"Status\" = $1 ORDER BY \"Id\" LIMIT $2 FOR UPDATE SKIP LOCKED",
             connection,
             transaction)
         {
@@ -258,7 +401,15 @@ public sealed class RawQueueScenario(string name, string table) : QueueScenario(
             }
         }
 
-        if (ids.Count > 0)
+        if (ids.Count > 0 && byIds)
+        {
+            await using var update = new NpgsqlCommand($"UPDATE {Table} SET \"Status\" = $1, \"Worker\" = $2 WHERE \"Id\" = ANY($3)", connection, transaction)
+            {
+                Parameters = { new() { Value = Job.Done }, new() { Value = worker + 1 }, new() { Value = ids.ToArray() } },
+            };
+            await update.ExecuteNonQueryAsync();
+        }
+        else if (ids.Count > 0)
         {
             await using var batch = new NpgsqlBatch(connection, transaction);
             foreach (var id in ids)
@@ -276,7 +427,7 @@ public sealed class RawQueueScenario(string name, string table) : QueueScenario(
         return ids.Count;
     }
 
-    protected override async Task CloseWorkersAsync()
+    public override async Task CloseWorkersAsync()
     {
         foreach (var connection in _connections)
         {
@@ -289,8 +440,10 @@ public sealed class RawQueueScenario(string name, string table) : QueueScenario(
 public static class RowLockScenarios
 {
     public const string FromSqlVariant = "FromSql(\"... FOR UPDATE\"), plain EF (baseline)";
-    public const string RawQueueVariant = "raw Npgsql claim loop (baseline)";
-    public const string FromSqlQueueVariant = "FromSql(\"... FOR UPDATE SKIP LOCKED\"), plain EF";
+    public const string RawQueueVariant = "raw Npgsql: claim, batch of UPDATEs (baseline)";
+    public const string RawQueueByIdsVariant = "raw Npgsql: claim ids, one UPDATE by ids";
+    public const string FromSqlQueueVariant = "FromSql, tracked, SaveChanges (plain EF)";
+    public const string FromSqlQueueByIdsVariant = "FromSql ids, ExecuteUpdate by ids (plain EF)";
 
     public static Scenario[] LockByKey()
         =>
@@ -301,11 +454,27 @@ public static class RowLockScenarios
             new RawLockByKeyScenario("raw Npgsql SELECT ... FOR UPDATE"),
         ];
 
-    public static Scenario[] Queue()
+    public static QueueScenario[] Queue()
         =>
         [
-            new RawQueueScenario(RawQueueVariant, "jobs_raw"),
-            new EfQueueScenario<LockedJob>("ForUpdate(RowLockWait.SkipLocked).Take(10)", "jobs_locked", library: true) { Reference = FromSqlQueueVariant },
-            new EfQueueScenario<FromSqlJob>(FromSqlQueueVariant, "jobs_fromsql", library: false),
+            new RawQueueScenario(RawQueueVariant, "jobs_raw", byIds: false),
+            new RawQueueScenario(RawQueueByIdsVariant, "jobs_raw_bulk", byIds: true),
+            new EfQueueScenario<LockedJob>("ForUpdate(SkipLocked), tracked, SaveChanges", "jobs_locked", library: true, QueueLoop.TrackedSave)
+            {
+                References = [RawQueueVariant, FromSqlQueueVariant],
+            },
+            new EfQueueScenario<LockedNoSavepointJob>("ForUpdate(SkipLocked), tracked, SaveChanges, no auto-savepoint", "jobs_locked_nosp", library: true, QueueLoop.TrackedSaveNoSavepoint)
+            {
+                References = [RawQueueVariant, FromSqlQueueVariant],
+            },
+            new EfQueueScenario<FromSqlJob>(FromSqlQueueVariant, "jobs_fromsql", library: false, QueueLoop.TrackedSave),
+            new EfQueueScenario<LockedBulkJob>("ForUpdate(SkipLocked) ids, ExecuteUpdate by ids", "jobs_locked_bulk", library: true, QueueLoop.ClaimIdsExecuteUpdate)
+            {
+                References = [RawQueueByIdsVariant, FromSqlQueueByIdsVariant],
+            },
+            new EfQueueScenario<FromSqlBulkJob>(FromSqlQueueByIdsVariant, "jobs_fromsql_bulk", library: false, QueueLoop.ClaimIdsExecuteUpdate)
+            {
+                References = [RawQueueByIdsVariant],
+            },
         ];
 }

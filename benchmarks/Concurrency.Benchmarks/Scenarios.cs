@@ -14,7 +14,23 @@ public abstract class Scenario(string name)
     public string Name { get; } = name;
 
     /// <summary>The variant of the same group that this one's goal is stated against, if any (e.g. EF's own token).</summary>
-    public string? Reference { get; init; }
+    public string? Reference
+    {
+        get => References.Count > 0 ? References[0] : null;
+        init => References = value is null ? [] : [value];
+    }
+
+    /// <summary>Every variant of the same group this one is also compared with per round (the first is <see cref="Reference" />).</summary>
+    public IReadOnlyList<string> References { get; init; } = [];
+
+    /// <summary>
+    ///     Set by a scenario that times only part of <see cref="RunAsync" /> itself (per unit it reports); the runner then
+    ///     reports this instead of its own stopwatch, and <see cref="TimedAllocatedBytes" /> instead of its own count.
+    /// </summary>
+    public double? TimedMilliseconds { get; protected set; }
+
+    /// <inheritdoc cref="TimedMilliseconds" />
+    public long? TimedAllocatedBytes { get; protected set; }
 
     public abstract Task PrepareAsync(BenchDatabase database, int rows, int round);
 

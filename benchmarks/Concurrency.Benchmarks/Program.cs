@@ -34,6 +34,13 @@ try
         return 0;
     }
 
+    if (args.Contains("--lock-profile"))
+    {
+        using var profiled = new BenchDatabase();
+        Console.WriteLine(await LockProfile.RunAsync(profiled, ReadInt(args, "--rounds", 21), LockByKeyScenario.QueriesPerRound));
+        return 0;
+    }
+
     int[] sizes = quick ? [1, 10] : [1, 10, 100, 1000];
     var rounds = quick ? 1 : ReadInt(args, "--rounds", 21);
     using var database = new BenchDatabase();

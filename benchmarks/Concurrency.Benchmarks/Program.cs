@@ -4,6 +4,9 @@
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --quick        every scenario once (CI smoke test)
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios --row-locks   only the row-lock groups and the hot row
 //   add --bdn-only to a BenchmarkDotNet run to skip the interleaved report afterwards
+//   --rounds N, --lock-queries N (locking queries per round, 200), --queue-jobs N (1000), --queue-batch N (jobs per claim, 10)
+//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --queue-profile   round trips and CPU per job of each queue loop
+//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --lock-profile    client CPU per locking query by key, decomposed
 using BenchmarkDotNet.Running;
 using Concurrency.Benchmarks;
 using Concurrency.TestSupport;
@@ -27,6 +30,7 @@ try
     QueueScenario.Batch = ReadInt(args, "--queue-batch", QueueScenario.Batch);
     LockByKeyScenario.QueriesPerRound = quick ? 10 : ReadInt(args, "--lock-queries", LockByKeyScenario.QueriesPerRound);
     var queueJobs = quick ? 100 : ReadInt(args, "--queue-jobs", 1000);
+    QueueScenario.KeepContexts = args.Contains("--queue-warm-contexts");
     if (args.Contains("--queue-profile"))
     {
         using var profiled = new BenchDatabase();
@@ -64,6 +68,13 @@ try
 
     // Row locks: the same interleaved method; --row-locks runs only these (the versioning groups above are skipped).
     var rowLockRounds = quick ? 1 : ReadInt(args, "--row-lock-rounds", rounds);
+    if (args.Contains("--queue-only"))
+    {
+        Console.WriteLine($"SKIP LOCKED queue only, interleaved rounds: {rowLockRounds} (plus one warm-up round), order rotated every round; contexts {(args.Contains("--queue-warm-contexts") ? "kept from round to round" : "new every round")}.");
+        Console.WriteLine(await InterleavedRunner.RunAsync(database, [("SKIP LOCKED queue, 8 workers", RowLockScenarios.Queue, [queueJobs])], rowLockRounds, warmup: true));
+        return 0;
+    }
+
     Console.WriteLine();
     Console.WriteLine($"Row locks, interleaved rounds: {rowLockRounds} per row (plus one warm-up round), order rotated every round.");
     Console.WriteLine(await InterleavedRunner.RunAsync(

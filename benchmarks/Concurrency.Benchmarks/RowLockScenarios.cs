@@ -187,6 +187,12 @@ public abstract class QueueScenario(string name, string table) : Scenario(name)
 {
     public const int Workers = 8;
 
+    /// <summary>
+    ///     Keep each worker's context from round to round (<c>--queue-warm-contexts</c>), as a long-running worker would;
+    ///     otherwise every round creates new contexts, whose first query and save (EF's per-context start-up) are then timed.
+    /// </summary>
+    public static bool KeepContexts { get; set; }
+
     /// <summary>Jobs claimed per transaction (10 unless <c>--queue-batch</c> says otherwise).</summary>
     public static int Batch { get; set; } = 10;
 
@@ -268,8 +274,12 @@ public sealed class EfQueueScenario<TJob>(string name, string table, bool librar
     {
         for (var w = 0; w < Workers; w++)
         {
-            _contexts[w] = new BenchContext(library ? database.RowLocks : database.PlainEfCounted);
-            _contexts[w].Database.AutoSavepointsEnabled = loop != QueueLoop.TrackedSaveNoSavepoint;
+            if (!KeepContexts || _contexts[w] is null)
+            {
+                _contexts[w] = new BenchContext(library ? database.RowLocks : database.PlainEfCounted);
+                _contexts[w].Database.AutoSavepointsEnabled = loop != QueueLoop.TrackedSaveNoSavepoint;
+            }
+
             await _contexts[w].Database.OpenConnectionAsync();
         }
     }
@@ -345,7 +355,14 @@ public sealed class EfQueueScenario<TJob>(string name, string table, bool librar
     {
         foreach (var context in _contexts)
         {
-            await context.DisposeAsync();
+            if (KeepContexts)
+            {
+                await context.Database.CloseConnectionAsync();
+            }
+            else
+            {
+                await context.DisposeAsync();
+            }
         }
     }
 }

@@ -196,8 +196,10 @@ public static class QueueProfile
                 where TState : notnull
                 => null;
 
+            // Enabled only while a batch is being captured: Npgsql's debug logging costs CPU per command, which would
+            // otherwise be added to every measured batch.
             public bool IsEnabled(LogLevel logLevel)
-                => logLevel >= LogLevel.Debug;
+                => owner._capturing && logLevel >= LogLevel.Debug;
 
             public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
                 => owner.Add(category, formatter(state, exception));

@@ -17,7 +17,7 @@ Console.WriteLine($"PostgreSQL: {PostgresServer.Description}.");
 try
 {
     var quick = args.Contains("--quick");
-    var ratiosOnly = args.Contains("--ratios");
+    var ratiosOnly = args.Contains("--ratios") || args.Contains("--queue-profile") || args.Contains("--lock-profile"); // no BenchmarkDotNet run
     if (!quick && !ratiosOnly)
     {
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args.Where(a => a != "--bdn-only").ToArray());

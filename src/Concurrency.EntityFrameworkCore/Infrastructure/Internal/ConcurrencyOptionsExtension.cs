@@ -1,6 +1,8 @@
 using Concurrency.EntityFrameworkCore.Diagnostics.Internal;
 using Concurrency.EntityFrameworkCore.Metadata.Conventions;
 using Concurrency.EntityFrameworkCore.Migrations.Internal;
+using Concurrency.EntityFrameworkCore.Query.Internal;
+using Microsoft.EntityFrameworkCore.Query;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata.Conventions.Infrastructure;
@@ -58,6 +60,7 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
         services.AddScoped<IResettableService>(sp => sp.GetRequiredService<SaveSession>()); // context pooling resets it
         ServiceDecorator.Decorate<IMigrationsSqlGenerator, VersionTriggerMigrationsSqlGenerator>(services);
         ServiceDecorator.Decorate<IDatabase, ConcurrencyDatabase>(services);
+        ServiceDecorator.Decorate<IQueryTranslationPostprocessorFactory, RowLockQueryTranslationPostprocessorFactory>(services);
     }
 
     public void Validate(IDbContextOptions options)

@@ -14,28 +14,38 @@ namespace Concurrency.EntityFrameworkCore.Diagnostics.Internal;
 ///     available" and "deadlock" errors into <see cref="RowLockNotAvailableException" /> and
 ///     <see cref="DeadlockDetectedException" />, also when they are raised while the rows are read
 ///     (<see cref="RowLockDataReader" />). Entities the context already tracks are refreshed from the locked rows
-///     (<see cref="TrackedRowRefresher" />). Commands without the row-lock tag pass untouched, as do a split query's
+///     (<see cref="TrackedRowRefresher" />). On SQLite, a transaction that may have begun without the write lock takes it
+///     before the query (<see cref="WriteLockUpgrade" />). Commands without the row-lock tag pass untouched, as do a split query's
 ///     dependent commands (they lock nothing, see <see cref="RowLockTagKind.SplitDependent" />).
 /// </summary>
-internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSession session) : DbCommandInterceptor
+internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSession session, WriteLockedTransactions writeLocked)
+    : DbCommandInterceptor
 {
     public override InterceptionResult<DbDataReader> ReaderExecuting(
         DbCommand command,
         CommandEventData eventData,
         InterceptionResult<DbDataReader> result)
     {
-        Check(command);
+        if (Check(command) is { } request && eventData.Context is { } context)
+        {
+            WriteLockUpgrade.TakeAsync(context, command, request, dialect, writeLocked, async: false, CancellationToken.None).GetAwaiter().GetResult();
+        }
+
         return result;
     }
 
-    public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
+    public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
         DbCommand command,
         CommandEventData eventData,
         InterceptionResult<DbDataReader> result,
         CancellationToken cancellationToken = default)
     {
-        Check(command);
-        return ValueTask.FromResult(result);
+        if (Check(command) is { } request && eventData.Context is { } context)
+        {
+            await WriteLockUpgrade.TakeAsync(context, command, request, dialect, writeLocked, async: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
     }
 
     public override DbDataReader ReaderExecuted(DbCommand command, CommandExecutedEventData eventData, DbDataReader result)
@@ -57,11 +67,12 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
         return Task.CompletedTask;
     }
 
-    private void Check(DbCommand command)
+    /// <summary>Refuses a locking command that cannot lock; returns its request (null when it is not one, or a split dependent).</summary>
+    private RowLockRequest? Check(DbCommand command)
     {
         if (RowLockRequest.FindInCommandText(command.CommandText, out var kind) is not { } request)
         {
-            return;
+            return null;
         }
 
         if (kind == RowLockTagKind.Requested && !dialect.TransactionLocksRows)
@@ -79,6 +90,8 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
                 + " lock would end with the statement and protect nothing. Call context.Database.BeginTransaction() (or"
                 + " BeginTransactionAsync) first, and commit after SaveChanges.");
         }
+
+        return kind == RowLockTagKind.SplitDependent ? null : request;
     }
 
     /// <summary>

@@ -53,11 +53,14 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
             .TryAdd<IInterceptor, ConcurrencySaveChangesInterceptor>()
             .TryAdd<IInterceptor, VersionTransactionInterceptor>()
             .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>()
-            .TryAdd<IInterceptor, RowLockCommandInterceptor>();
+            .TryAdd<IInterceptor, RowLockCommandInterceptor>()
+            .TryAdd<IInterceptor, WriteLockTransactionInterceptor>();
 
         services.TryAddSingleton(sp => DatabaseDialect.For(sp.GetRequiredService<IDatabaseProvider>().Name));
         services.TryAddScoped<SaveSession>();
         services.AddScoped<IResettableService>(sp => sp.GetRequiredService<SaveSession>()); // context pooling resets it
+        services.TryAddScoped<WriteLockedTransactions>();
+        services.AddScoped<IResettableService>(sp => sp.GetRequiredService<WriteLockedTransactions>());
         ServiceDecorator.Decorate<IMigrationsSqlGenerator, VersionTriggerMigrationsSqlGenerator>(services);
         ServiceDecorator.Decorate<IDatabase, ConcurrencyDatabase>(services);
         ServiceDecorator.Decorate<IQueryTranslationPostprocessorFactory, RowLockQueryTranslationPostprocessorFactory>(services);

@@ -118,6 +118,23 @@ public sealed class RowLockTrackedEntityTests(Provider provider) : RowLockTestBa
     }
 
     [Test]
+    public async Task A_split_query_with_a_collection_refreshes_the_tracked_root_and_leaves_the_collection_to_EF([Values] bool async)
+    {
+        var warehouse = await AddWarehouse("refresh-split", withManager: true, shelves: 2);
+        await using var context = CreateRowLockContext();
+        var tracked = await context.Warehouses.Include(w => w.Shelves).SingleAsync(w => w.Id == warehouse.Id);
+
+        ExecuteRaw($"UPDATE \"Warehouses\" SET \"Stock\" = 9 WHERE \"Id\" = {warehouse.Id}");
+
+        await using var transaction = await Begin(context, async);
+        var query = context.Warehouses.Where(w => w.Id == warehouse.Id).Include(w => w.Manager).Include(w => w.Shelves).AsSplitQuery().ForUpdate();
+        var locked = async ? await query.SingleAsync() : query.Single();
+        Assert.That(locked, Is.SameAs(tracked));
+        Assert.That((locked.Stock, locked.Shelves.Count, locked.Manager!.Name), Is.EqualTo((9, 2, "m-refresh-split")));
+        Assert.That(context.Entry(locked).State, Is.EqualTo(EntityState.Unchanged));
+    }
+
+    [Test]
     public async Task A_no_tracking_locking_query_and_a_fresh_context_are_untouched([Values] bool async)
     {
         var job = await AddJob();

@@ -135,6 +135,26 @@ public sealed class RowLockTrackedEntityTests(Provider provider) : RowLockTestBa
     }
 
     [Test]
+    public async Task A_projection_that_reads_the_locked_entity_after_a_joined_one_refreshes_it_from_its_own_columns([Values] bool async)
+    {
+        // The manager's columns come first (Id, Name), the warehouse's are renamed (Id0, Name0): the refresh must use
+        // the warehouse's own columns, never the manager's.
+        var warehouse = await AddWarehouse("refresh-projection", withManager: true);
+        await using var context = CreateRowLockContext();
+        var tracked = await context.Warehouses.SingleAsync(w => w.Id == warehouse.Id);
+
+        ExecuteRaw($"UPDATE \"Warehouses\" SET \"Stock\" = 7, \"Name\" = 'renamed' WHERE \"Id\" = {warehouse.Id}");
+
+        await using var transaction = await Begin(context, async);
+        var query = context.Warehouses.Where(w => w.Id == warehouse.Id).Select(w => new { M = w.Manager, W = w }).ForUpdate();
+        var row = async ? await query.SingleAsync() : query.Single();
+        Assert.That(row.W, Is.SameAs(tracked));
+        Assert.That((row.W.Name, row.W.Stock, row.W.Id), Is.EqualTo(("renamed", 7, warehouse.Id)));
+        Assert.That(row.M!.Name, Is.EqualTo("m-refresh-projection"));
+        Assert.That(context.Entry(row.W).State, Is.EqualTo(EntityState.Unchanged));
+    }
+
+    [Test]
     public async Task A_no_tracking_locking_query_and_a_fresh_context_are_untouched([Values] bool async)
     {
         var job = await AddJob();

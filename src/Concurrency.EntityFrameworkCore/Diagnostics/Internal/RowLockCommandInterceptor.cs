@@ -26,7 +26,7 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
         CommandEventData eventData,
         InterceptionResult<DbDataReader> result)
     {
-        if (Check(command) is { } request && eventData.Context is { } context)
+        if (Check(command) is { } request && dialect.WriteLockSql is not null && eventData.Context is { } context)
         {
             WriteLockUpgrade.TakeAsync(context, command, request, dialect, writeLocked, async: false, CancellationToken.None).GetAwaiter().GetResult();
         }
@@ -40,7 +40,7 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
         InterceptionResult<DbDataReader> result,
         CancellationToken cancellationToken = default)
     {
-        if (Check(command) is { } request && eventData.Context is { } context)
+        if (Check(command) is { } request && dialect.WriteLockSql is not null && eventData.Context is { } context)
         {
             await WriteLockUpgrade.TakeAsync(context, command, request, dialect, writeLocked, async: true, cancellationToken).ConfigureAwait(false);
         }

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The README's Setup, as a newcomer follows it, against the packages this commit packs:
-#   1. `dotnet pack` both packages into a temporary folder;
+#   1. `dotnet pack` the three packages into a temporary folder;
 #   2. `dotnet new console` in a temporary folder whose nuget.config adds that folder as a package source (beside the
 #      machine's own sources);
 #   3. run the `dotnet add package` lines of README.md's Setup section, as written there;
 #   4. put the Setup section's C# blocks into the app: blocks that declare types as files of their own, the other
 #      blocks as the statements of Program.cs, after a stale edit is prepared on SQLite;
 #   5. build and run it: the README's catch must print the RecordModifiedException, and the row must keep the other
-#      writer's change.
+#      writer's change; the PostgreSQL context of the Setup (UseRowLocks(), Concurrency.EntityFrameworkCore.PostgreSQL)
+#      is compiled with the app against the packed package, not run (the check has no PostgreSQL server).
 # Everything is read from README.md, so the docs and this check cannot drift apart. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +30,10 @@ fail() {
 setup=$(awk '/^## Setup$/ { on = 1; next } on && /^#/ { exit } on' "$repo/README.md")
 [ -n "$setup" ] || fail "README.md has no '## Setup' section"
 
-echo "== [${SECONDS}s] Packing Concurrency.EntityFrameworkCore and Concurrency.AspNetCore into $feed"
-for project in src/Concurrency.EntityFrameworkCore src/Concurrency.AspNetCore; do
+packages=(Concurrency.EntityFrameworkCore Concurrency.EntityFrameworkCore.PostgreSQL Concurrency.AspNetCore)
+echo "== [${SECONDS}s] Packing ${packages[*]} into $feed"
+for package in "${packages[@]}"; do
+  project=src/$package
   dotnet pack "$project" -c Release -o "$feed" -v quiet >"$work/pack.log" 2>&1 || { cat "$work/pack.log" >&2; fail "dotnet pack $project failed"; }
 done
 ls "$feed"
@@ -54,8 +57,9 @@ mkdir -p "$app"
   echo '  </packageSources>'
   echo '  <packageSourceMapping>'
   echo '    <packageSource key="concurrency-packed">'
-  echo '      <package pattern="Concurrency.EntityFrameworkCore" />'
-  echo '      <package pattern="Concurrency.AspNetCore" />'
+  for package in "${packages[@]}"; do
+    echo "      <package pattern=\"$package\" />"
+  done
   echo '    </packageSource>'
   for key in "${sources[@]}"; do
     echo "    <packageSource key=\"$key\"><package pattern=\"*\" /></packageSource>"
@@ -75,7 +79,8 @@ for line in "${adds[@]}"; do
   echo "\$ $line"
   (cd "$app" && bash -c "$line" >"$work/add.log" 2>&1) || { cat "$work/add.log" >&2; fail "'$line' failed"; }
 done
-for id in concurrency.entityframeworkcore concurrency.aspnetcore; do
+for package in "${packages[@]}"; do
+  id=${package,,}
   source=$(sed -n 's/.*"source": *"\([^"]*\)".*/\1/p' "$NUGET_PACKAGES/$id"/*/.nupkg.metadata 2>/dev/null || true)
   case "$source" in
     "$feed"*) ;;
@@ -94,12 +99,14 @@ usings=""
 for block in "$work"/block*.cs; do
   if grep -qE '^(public |internal )?(sealed |abstract |static )*(class|record|interface|struct|enum) ' "$block"; then
     cp "$block" "$app/$(basename "$block")"          # the model: a file of the app
-    usings+=$(grep -E '^using [A-Za-z.]+;' "$block" || true)$'\n'   # its usings serve the statements too
+    usings+=$(grep -oE '^using [A-Za-z.]+;' "$block" || true)$'\n'  # its usings serve the statements too
   else
     statements+=$(cat "$block")$'\n'                  # code: the statements of Program.cs
   fi
 done
 [ -n "$statements" ] || fail "README.md's Setup has no C# block of statements"
+usings=$(printf '%s' "$usings" | sort -u)
+grep -q 'UseRowLocks()' "$app"/block*.cs || fail "README.md's Setup shows no context with UseRowLocks() (Concurrency.EntityFrameworkCore.PostgreSQL)"
 
 cat >"$app/Program.cs" <<EOF
 // Written by .ci/consumer-check.sh: a stale edit on SQLite, then the statements of README.md's Setup.

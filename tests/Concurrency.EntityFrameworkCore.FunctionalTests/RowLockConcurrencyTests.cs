@@ -187,6 +187,44 @@ public sealed class RowLockConcurrencyTests(Provider provider) : RowLockTestBase
         Assert.That(deadlock.SqlState, Is.EqualTo("40P01"));
     }
 
+    [Test]
+    public async Task A_lock_error_raised_while_the_rows_are_read_is_translated_too([Values] bool async)
+    {
+        if (!IsPostgres)
+        {
+            Assert.Ignore("Needs PostgreSQL: SQLite takes its one write lock before the query, never row by row.");
+        }
+
+        // PostgreSQL locks rows as the scan returns them: the first row is locked and sent, the second is held by another
+        // transaction, so NOWAIT fails on it after the query started (Read throws, not ExecuteReader).
+        var first = await AddWarehouse("later-1");
+        var second = await AddWarehouse("later-2");
+        await using var holder = await Hold(second.Id, async);
+        var failures = new CommandFailureRecorder();
+        var context = CreateRowLockContext(interceptors: failures);
+        await using var other = new Session(context, await Begin(context, async));
+        var query = other.Context.Warehouses.Where(w => w.Id == first.Id || w.Id == second.Id).OrderBy(w => w.Id).ForUpdate(RowLockWait.NoWait);
+        var error = await Throws<RowLockNotAvailableException>(() => async ? query.ToListAsync() : Task.FromResult(query.ToList()));
+        Assert.That(error.SqlState, Is.EqualTo("55P03"));
+        Assert.That(error.Message, Does.Contain("Warehouse").And.Contain("NoWait"));
+        Assert.That(failures.Failed, Is.Zero, "the command itself started: the error came while reading its rows");
+    }
+
+    /// <summary>Counts EF's CommandFailed events: an error while reading rows raises none.</summary>
+    private sealed class CommandFailureRecorder : Microsoft.EntityFrameworkCore.Diagnostics.DbCommandInterceptor
+    {
+        public int Failed { get; private set; }
+
+        public override void CommandFailed(DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandErrorEventData eventData)
+            => Failed++;
+
+        public override Task CommandFailedAsync(DbCommand command, Microsoft.EntityFrameworkCore.Diagnostics.CommandErrorEventData eventData, CancellationToken cancellationToken = default)
+        {
+            Failed++;
+            return Task.CompletedTask;
+        }
+    }
+
     /// <summary>Null when the query got its lock; else its exception, after rolling its transaction back so the other can proceed.</summary>
     private static async Task<Exception?> Outcome(Task query, Microsoft.EntityFrameworkCore.Storage.IDbContextTransaction transaction)
     {

@@ -53,19 +53,46 @@ public sealed class RowLockShapeTests(Provider provider) : RowLockTestBase(provi
         Assert.That(RowIsLocked("Managers", warehouse.ManagerId!.Value), Is.False, "the reference's row is not");
         var locking = commands.Executed.Where(c => c.Sql.Contains("FOR UPDATE", StringComparison.Ordinal)).ToList();
         Assert.That(locking.Select(c => c.Sql), Has.All.Match(@"FOR UPDATE OF w\s*(\)|$)"), "every lock names the root alias only");
+        Assert.That(locking, Has.Count.EqualTo(1), commands.Sql);
+        Assert.That(locking[0].Sql, Is.EqualTo(commands.Executed[0].Sql), "the query's first command takes the lock");
         if (shape == Shape.SplitQuery)
         {
-            // EF copies query tags to a split query's dependent commands; they join on the root rows this transaction
-            // already holds, so re-locking them (OF w only) changes nothing, and no child row is locked (checked above).
             Assert.That(commands.Executed, Has.Count.EqualTo(2), "a split query: the root and its dependents' command");
-        }
-        else
-        {
-            Assert.That(locking, Has.Count.EqualTo(1), commands.Sql);
+            Assert.That(commands.Executed[1].Sql, Does.Contain("-- concurrency:row-lock-split:Update:Block:0:Warehouse"), "the dependent says why it has no clause");
         }
 
         await transaction.CommitAsync();
         Assert.That(RowIsLocked("Warehouses", warehouse.Id), Is.False, "commit releases the lock");
+    }
+
+    [Test]
+    public async Task A_split_querys_dependent_commands_lock_no_child_row_while_the_root_is_held([Values] bool async)
+    {
+        if (!IsPostgres)
+        {
+            Assert.Ignore("Needs PostgreSQL: SQLite has no row locks; every command of a split query runs in the transaction's write lock.");
+        }
+
+        var warehouse = await AddWarehouse("split-child", shelves: 2);
+        var commands = new CommandCounter();
+        await using var context = CreateRowLockContext(interceptors: commands);
+        await using var transaction = await Begin(context, async);
+        commands.Reset();
+        var query = context.Warehouses.Where(w => w.Id == warehouse.Id).Include(w => w.Shelves).AsSplitQuery().ForUpdate();
+        var loaded = async ? await query.SingleAsync() : query.Single();
+        Assert.That(loaded.Shelves, Has.Count.EqualTo(2));
+
+        var sql = commands.Executed.Select(c => c.Sql).ToList();
+        Assert.That(sql, Has.Count.EqualTo(2), "the root's command and the collection's");
+        Assert.That(sql[0], Does.Match(@"FOR UPDATE OF w\s*$"), "only the root's command locks");
+        Assert.That(sql[1], Does.Not.Contain("FOR ").And.Contain("-- concurrency:row-lock-split:Update:Block:0:Warehouse"));
+
+        // Another transaction locks a child row without waiting and changes it, while this one holds the root.
+        var shelf = warehouse.Shelves[0].Id;
+        ExecuteRaw($"BEGIN; SELECT 1 FROM \"Shelves\" WHERE \"Id\" = {shelf} FOR UPDATE NOWAIT; UPDATE \"Shelves\" SET \"Label\" = 'moved' WHERE \"Id\" = {shelf}; COMMIT");
+        Assert.That(RowIsLocked("Warehouses", warehouse.Id), Is.True, "the root row stays locked");
+        await using var check = CreateRowLockContext();
+        Assert.That((await check.Shelves.SingleAsync(s => s.Id == shelf)).Label, Is.EqualTo("moved"));
     }
 
     [Test]

@@ -19,7 +19,9 @@ namespace Concurrency.EntityFrameworkCore.PostgreSQL.Query.Internal;
 ///     tag): <c>FOR UPDATE OF "root alias"</c> (and <c>NOWAIT</c> or <c>SKIP LOCKED</c>) at the end of the SELECT that reads
 ///     the root table, and for a timeout <c>SET LOCAL lock_timeout</c> before the statement and the previous value restored
 ///     after it, in the same command. The tag is rendered as <c>concurrency:row-locked:...</c>, so the command interceptor
-///     knows the lock is in the SQL. One instance generates one command at a time (EF's contract for SQL generators).
+///     knows the lock is in the SQL. A split query's dependent SELECTs (marked by <see cref="SplitQueryDependents" />) get no
+///     clause: they read the collection's rows joined on the root rows the first command locked, and their tag is rendered as
+///     <c>concurrency:row-lock-split:...</c>. One instance generates one command at a time (EF's contract for SQL generators).
 /// </summary>
 internal sealed class RowLockQuerySqlGenerator(
     QuerySqlGeneratorDependencies dependencies,
@@ -33,12 +35,28 @@ internal sealed class RowLockQuerySqlGenerator(
 
     private SelectExpression? _lockedSelect;
     private string? _lockClause;
+    private bool _splitDependent;
 
     protected override void GenerateRootCommand(Expression queryExpression)
     {
         if (queryExpression is not SelectExpression root || RowLockRequest.Find(root.Tags) is not { } request)
         {
             base.GenerateRootCommand(queryExpression);
+            return;
+        }
+
+        if (SplitQueryDependents.IsDependent(root))
+        {
+            _splitDependent = true;
+            try
+            {
+                base.GenerateRootCommand(queryExpression);
+            }
+            finally
+            {
+                _splitDependent = false;
+            }
+
             return;
         }
 
@@ -79,7 +97,10 @@ internal sealed class RowLockQuerySqlGenerator(
 
     protected override void GenerateTagsHeaderComment(ISet<string> tags)
         => base.GenerateTagsHeaderComment(
-            tags.Select(t => RowLockRequest.Parse(t, out var rendered) is { } request && !rendered ? request.RenderedTag : t).ToHashSet());
+            tags.Select(t => RowLockRequest.Parse(t, out var kind) is { } request && kind == RowLockTagKind.Requested
+                    ? _splitDependent ? request.SplitDependentTag : request.RenderedTag
+                    : t)
+                .ToHashSet());
 
     protected override void GenerateLimitOffset(SelectExpression selectExpression)
     {

@@ -1,6 +1,8 @@
 using System.Data.Common;
 using Concurrency.EntityFrameworkCore.Query.Internal;
 using Concurrency.EntityFrameworkCore.Storage.Internal;
+using Concurrency.EntityFrameworkCore.Update.Internal;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace Concurrency.EntityFrameworkCore.Diagnostics.Internal;
@@ -10,28 +12,51 @@ namespace Concurrency.EntityFrameworkCore.Diagnostics.Internal;
 ///     outside a transaction (a lock that ends with the statement protects nothing), refuses it when the lock was not
 ///     rendered into the SQL on a database that needs it (never silently unlocked), and turns the database's "lock not
 ///     available" and "deadlock" errors into <see cref="RowLockNotAvailableException" /> and
-///     <see cref="DeadlockDetectedException" />. Commands without the row-lock tag pass untouched.
+///     <see cref="DeadlockDetectedException" />, also when they are raised while the rows are read
+///     (<see cref="RowLockDataReader" />). Entities the context already tracks are refreshed from the locked rows
+///     (<see cref="TrackedRowRefresher" />). On SQLite, a transaction that may have begun without the write lock takes it
+///     before the query (<see cref="WriteLockUpgrade" />). Commands without the row-lock tag pass untouched, as do a split query's
+///     dependent commands (they lock nothing, see <see cref="RowLockTagKind.SplitDependent" />).
 /// </summary>
-internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect) : DbCommandInterceptor
+internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSession session, WriteLockedTransactions writeLocked)
+    : DbCommandInterceptor
 {
     public override InterceptionResult<DbDataReader> ReaderExecuting(
         DbCommand command,
         CommandEventData eventData,
         InterceptionResult<DbDataReader> result)
     {
-        Check(command);
+        if (Check(command) is { } request && dialect.WriteLockSql is not null && eventData.Context is { } context)
+        {
+            WriteLockUpgrade.TakeAsync(context, command, request, dialect, writeLocked, async: false, CancellationToken.None).GetAwaiter().GetResult();
+        }
+
         return result;
     }
 
-    public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
+    public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
         DbCommand command,
         CommandEventData eventData,
         InterceptionResult<DbDataReader> result,
         CancellationToken cancellationToken = default)
     {
-        Check(command);
-        return ValueTask.FromResult(result);
+        if (Check(command) is { } request && dialect.WriteLockSql is not null && eventData.Context is { } context)
+        {
+            await WriteLockUpgrade.TakeAsync(context, command, request, dialect, writeLocked, async: true, cancellationToken).ConfigureAwait(false);
+        }
+
+        return result;
     }
+
+    public override DbDataReader ReaderExecuted(DbCommand command, CommandExecutedEventData eventData, DbDataReader result)
+        => Wrap(command, eventData.Context, result);
+
+    public override ValueTask<DbDataReader> ReaderExecutedAsync(
+        DbCommand command,
+        CommandExecutedEventData eventData,
+        DbDataReader result,
+        CancellationToken cancellationToken = default)
+        => ValueTask.FromResult(Wrap(command, eventData.Context, result));
 
     public override void CommandFailed(DbCommand command, CommandErrorEventData eventData)
         => Translate(command, eventData.Exception);
@@ -42,14 +67,15 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect) : DbCom
         return Task.CompletedTask;
     }
 
-    private void Check(DbCommand command)
+    /// <summary>Refuses a locking command that cannot lock; returns its request (null when it is not one, or a split dependent).</summary>
+    private RowLockRequest? Check(DbCommand command)
     {
-        if (RowLockRequest.FindInCommandText(command.CommandText, out var rendered) is not { } request)
+        if (RowLockRequest.FindInCommandText(command.CommandText, out var kind) is not { } request)
         {
-            return;
+            return null;
         }
 
-        if (!rendered && !dialect.TransactionLocksRows)
+        if (kind == RowLockTagKind.Requested && !dialect.TransactionLocksRows)
         {
             throw new InvalidOperationException(
                 $"The query on '{request.EntityName}' asks for a row lock ({request.Operator}), but nothing rendered it into the SQL,"
@@ -64,31 +90,39 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect) : DbCom
                 + " lock would end with the statement and protect nothing. Call context.Database.BeginTransaction() (or"
                 + " BeginTransactionAsync) first, and commit after SaveChanges.");
         }
+
+        return kind == RowLockTagKind.SplitDependent ? null : request;
+    }
+
+    /// <summary>
+    ///     The reader EF gets: the provider's, unless the rows need translating lock errors (a database that locks row by row,
+    ///     where a later row can fail; never with <c>SkipLocked</c>, which does not wait or fail) or refreshing tracked entities.
+    /// </summary>
+    private DbDataReader Wrap(DbCommand command, DbContext? context, DbDataReader reader)
+    {
+        if (RowLockRequest.FindInCommandText(command.CommandText, out var kind) is not { } request
+            || kind == RowLockTagKind.SplitDependent)
+        {
+            return reader;
+        }
+
+        var translate = !dialect.TransactionLocksRows && request.Wait != RowLockWait.SkipLocked;
+        var refresher = context is null
+            ? null
+            : TrackedRowRefresher.For(context, command.CommandText, session.Loaded, skipOtherShapes: dialect.TransactionLocksRows);
+        return translate || refresher is not null
+            ? new RowLockDataReader(reader, request, translate ? dialect : null, refresher)
+            : reader;
     }
 
     /// <summary>Throws the mapped exception in place of the database's; EF then surfaces it from the query.</summary>
     private void Translate(DbCommand command, Exception exception)
     {
-        if (exception is not DbException dbException
-            || RowLockRequest.FindInCommandText(command.CommandText, out _) is not { } request)
+        if (exception is DbException dbException
+            && RowLockRequest.FindInCommandText(command.CommandText, out _) is { } request
+            && RowLockErrors.Translate(dialect, request, dbException) is { } translated)
         {
-            return;
-        }
-
-        switch (dialect.ClassifyRowLockError(dbException))
-        {
-            case RowLockFailure.NotAvailable:
-                throw new RowLockNotAvailableException(
-                    $"The rows of '{request.EntityName}' could not be locked ({request.Operator}, {request.WaitDescription}): another"
-                    + " transaction holds them. Retry later (RetryOnConflictAsync retries this), or use RowLockWait.SkipLocked to"
-                    + " take other rows." + (dialect.TransactionLocksRows ? "" : " The failed statement aborted the transaction: roll it back."),
-                    dbException);
-            case RowLockFailure.Deadlock:
-                throw new DeadlockDetectedException(
-                    $"Locking the rows of '{request.EntityName}' ({request.Operator}) deadlocked with another transaction, and the database"
-                    + " aborted this one. Roll it back and run the unit of work again (RetryOnConflictAsync retries this); locking rows in"
-                    + " a consistent order (OrderBy the key) avoids deadlocks.",
-                    dbException);
+            throw translated;
         }
     }
 }

@@ -1,6 +1,8 @@
 using Concurrency.EntityFrameworkCore.Diagnostics.Internal;
 using Concurrency.EntityFrameworkCore.Metadata.Conventions;
 using Concurrency.EntityFrameworkCore.Migrations.Internal;
+using Concurrency.EntityFrameworkCore.Query.Internal;
+using Microsoft.EntityFrameworkCore.Query;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata.Conventions.Infrastructure;
@@ -51,13 +53,17 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
             .TryAdd<IInterceptor, ConcurrencySaveChangesInterceptor>()
             .TryAdd<IInterceptor, VersionTransactionInterceptor>()
             .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>()
-            .TryAdd<IInterceptor, RowLockCommandInterceptor>();
+            .TryAdd<IInterceptor, RowLockCommandInterceptor>()
+            .TryAdd<IInterceptor, WriteLockTransactionInterceptor>();
 
         services.TryAddSingleton(sp => DatabaseDialect.For(sp.GetRequiredService<IDatabaseProvider>().Name));
         services.TryAddScoped<SaveSession>();
         services.AddScoped<IResettableService>(sp => sp.GetRequiredService<SaveSession>()); // context pooling resets it
+        services.TryAddScoped<WriteLockedTransactions>();
+        services.AddScoped<IResettableService>(sp => sp.GetRequiredService<WriteLockedTransactions>());
         ServiceDecorator.Decorate<IMigrationsSqlGenerator, VersionTriggerMigrationsSqlGenerator>(services);
         ServiceDecorator.Decorate<IDatabase, ConcurrencyDatabase>(services);
+        ServiceDecorator.Decorate<IQueryTranslationPostprocessorFactory, RowLockQueryTranslationPostprocessorFactory>(services);
     }
 
     public void Validate(IDbContextOptions options)

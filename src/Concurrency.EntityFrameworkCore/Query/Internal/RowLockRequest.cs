@@ -11,6 +11,22 @@ internal enum RowLockStrength
     KeyShare,
 }
 
+/// <summary>What a row-lock tag in a query or a command says about the command it is on.</summary>
+internal enum RowLockTagKind
+{
+    /// <summary>The lock was asked for; nothing rendered it into the SQL (SQLite, or PostgreSQL without <c>UseRowLocks()</c>).</summary>
+    Requested,
+
+    /// <summary>A SQL generator rendered the locking clause into this command.</summary>
+    Rendered,
+
+    /// <summary>
+    ///     A split query's dependent command (<c>AsSplitQuery()</c>): it reads the rows of a collection joined on the root rows
+    ///     the first command locked, so it carries no clause of its own and is not a locking command.
+    /// </summary>
+    SplitDependent,
+}
+
 /// <summary>
 ///     What a locking operator asked for, carried through EF's query pipeline as a query tag (<c>TagWith</c>): the only
 ///     annotation a LINQ operator can attach that reaches the SQL generator (as <c>SelectExpression.Tags</c>) without an
@@ -20,12 +36,15 @@ internal enum RowLockStrength
 /// <remarks>
 ///     Format: <c>concurrency:row-lock:&lt;strength&gt;:&lt;wait&gt;:&lt;timeout ms, 0 for none&gt;:&lt;entity type&gt;</c>.
 ///     A SQL generator that renders the lock replaces the prefix with <c>concurrency:row-locked:</c>, which tells the
-///     interceptor the lock is in the SQL (it still checks for a transaction and translates lock errors).
+///     interceptor the lock is in the SQL (it still checks for a transaction and translates lock errors); on a split
+///     query's dependent command it writes <c>concurrency:row-lock-split:</c> instead (no clause there, see
+///     <see cref="RowLockTagKind.SplitDependent" />).
 /// </remarks>
 internal sealed record RowLockRequest(RowLockStrength Strength, RowLockWait Wait, int? TimeoutMilliseconds, string EntityName)
 {
     public const string Prefix = "concurrency:row-lock:";
     public const string RenderedPrefix = "concurrency:row-locked:";
+    public const string SplitDependentPrefix = "concurrency:row-lock-split:";
 
     /// <summary>PostgreSQL's largest <c>lock_timeout</c>: <c>INT_MAX</c> milliseconds.</summary>
     public static readonly TimeSpan MaxTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
@@ -35,6 +54,9 @@ internal sealed record RowLockRequest(RowLockStrength Strength, RowLockWait Wait
 
     public string RenderedTag
         => Format(RenderedPrefix);
+
+    public string SplitDependentTag
+        => Format(SplitDependentPrefix);
 
     /// <summary>The SQL keywords of the strength, e.g. <c>FOR NO KEY UPDATE</c>.</summary>
     public string Clause
@@ -59,16 +81,29 @@ internal sealed record RowLockRequest(RowLockStrength Strength, RowLockWait Wait
             CultureInfo.InvariantCulture,
             $"{prefix}{Strength}:{Wait}:{TimeoutMilliseconds ?? 0}:{EntityName}");
 
-    /// <summary>The request in <paramref name="tag" />, rendered or not; null when it is not a row-lock tag.</summary>
-    public static RowLockRequest? Parse(string tag, out bool rendered)
+    /// <summary>The request in <paramref name="tag" />, and what kind of tag it is; null when it is not a row-lock tag.</summary>
+    public static RowLockRequest? Parse(string tag, out RowLockTagKind kind)
     {
-        rendered = tag.StartsWith(RenderedPrefix, StringComparison.Ordinal);
-        if (!rendered && !tag.StartsWith(Prefix, StringComparison.Ordinal))
+        string prefix;
+        if (tag.StartsWith(Prefix, StringComparison.Ordinal))
         {
+            (kind, prefix) = (RowLockTagKind.Requested, Prefix);
+        }
+        else if (tag.StartsWith(RenderedPrefix, StringComparison.Ordinal))
+        {
+            (kind, prefix) = (RowLockTagKind.Rendered, RenderedPrefix);
+        }
+        else if (tag.StartsWith(SplitDependentPrefix, StringComparison.Ordinal))
+        {
+            (kind, prefix) = (RowLockTagKind.SplitDependent, SplitDependentPrefix);
+        }
+        else
+        {
+            kind = default;
             return null;
         }
 
-        var parts = tag[(rendered ? RenderedPrefix : Prefix).Length..].Split(':', 4);
+        var parts = tag[prefix.Length..].Split(':', 4);
         return parts.Length == 4
             && Enum.TryParse<RowLockStrength>(parts[0], out var strength)
             && Enum.TryParse<RowLockWait>(parts[1], out var wait)
@@ -83,7 +118,7 @@ internal sealed record RowLockRequest(RowLockStrength Strength, RowLockWait Wait
         RowLockRequest? found = null;
         foreach (var tag in tags)
         {
-            if (Parse(tag, out _) is not { } request || request == found)
+            if (Parse(tag, out var kind) is not { } request || kind == RowLockTagKind.SplitDependent || request == found)
             {
                 continue;
             }
@@ -94,19 +129,26 @@ internal sealed record RowLockRequest(RowLockStrength Strength, RowLockWait Wait
         return found;
     }
 
-    /// <summary>The request in a command's text (the tag comment line), and whether it was rendered; null when none.</summary>
-    public static RowLockRequest? FindInCommandText(string commandText, out bool rendered)
+    /// <summary>The request in a command's text (its tag comment line), and the kind of tag; null when none.</summary>
+    public static RowLockRequest? FindInCommandText(string commandText, out RowLockTagKind kind)
     {
-        rendered = false;
-        var start = commandText.IndexOf("concurrency:row-lock", StringComparison.Ordinal);
-        if (start < 0)
+        kind = default;
+        for (var start = commandText.IndexOf(TagSearch, StringComparison.Ordinal);
+             start >= 0;
+             start = commandText.IndexOf(TagSearch, start + TagSearch.Length, StringComparison.Ordinal))
         {
-            return null;
+            var end = commandText.IndexOfAny(['\r', '\n'], start);
+            if (Parse(end < 0 ? commandText[start..] : commandText[start..end], out kind) is { } request)
+            {
+                return request;
+            }
         }
 
-        var end = commandText.IndexOfAny(['\r', '\n'], start);
-        return Parse(end < 0 ? commandText[start..] : commandText[start..end], out rendered);
+        return null;
     }
+
+    /// <summary>What every row-lock tag starts with: one search finds a command's tag, whatever its kind.</summary>
+    private const string TagSearch = "concurrency:row-lock";
 
     public static InvalidOperationException Conflicting(RowLockRequest first, RowLockRequest second)
         => new(

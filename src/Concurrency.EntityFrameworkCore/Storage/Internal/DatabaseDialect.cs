@@ -59,6 +59,21 @@ internal abstract class DatabaseDialect
         => false;
 
     /// <summary>
+    ///     A statement that writes nothing but takes the database's write lock for the rest of the transaction, on the table
+    ///     given as its one placeholder <c>{0}</c> (already quoted); null where locking queries lock rows themselves. Sent
+    ///     before a locking query in a transaction that may have begun without the write lock (deferred).
+    /// </summary>
+    public virtual string? WriteLockSql
+        => null;
+
+    /// <summary>
+    ///     Whether a transaction EF begins with <paramref name="isolationLevel" /> takes the write lock when it begins
+    ///     (SQLite: <c>BEGIN IMMEDIATE</c>); false where that is not known, so a locking query takes it first.
+    /// </summary>
+    public virtual bool BeginTakesWriteLock(System.Data.IsolationLevel isolationLevel)
+        => false;
+
+    /// <summary>
     ///     A statement taking a lock, held until the transaction ends, on the 64-bit key given as its one parameter
     ///     <c>{0}</c>, so that transactions creating the same row run one after another; null where the transaction
     ///     already serialises writers (SQLite).

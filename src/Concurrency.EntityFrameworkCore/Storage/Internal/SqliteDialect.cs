@@ -21,13 +21,35 @@ internal sealed class SqliteDialect : DatabaseDialect
     public override bool TransactionLocksRows
         => true;
 
+    /// <summary>
+    ///     A write of nothing: SQLite takes the write lock (RESERVED; in WAL mode, the write transaction) when a write
+    ///     statement starts, whether or not it changes a row, so this upgrades a deferred transaction. It needs a table of
+    ///     the main database (a temp table or a schema no-op takes no lock), and the locking query's own table exists.
+    /// </summary>
+    public override string WriteLockSql
+        => "DELETE FROM {0} WHERE 0";
+
+    /// <summary>
+    ///     Microsoft.Data.Sqlite begins <c>BEGIN IMMEDIATE</c> for every isolation level but <c>ReadUncommitted</c>, which it
+    ///     begins deferred (<c>SqliteConnection.BeginTransaction(IsolationLevel)</c>).
+    /// </summary>
+    public override bool BeginTakesWriteLock(System.Data.IsolationLevel isolationLevel)
+        => isolationLevel != System.Data.IsolationLevel.ReadUncommitted;
+
     /// <summary>SQLITE_CONSTRAINT (19) for a UNIQUE index or the primary key.</summary>
     public override bool IsUniqueViolation(DbException exception)
-        => exception.ErrorCode == 19 && exception.Message.Contains("UNIQUE constraint failed", StringComparison.Ordinal);
+        => SqliteErrorCode(exception) == 19 && exception.Message.Contains("UNIQUE constraint failed", StringComparison.Ordinal);
 
     /// <summary>SQLITE_BUSY (5) and SQLITE_LOCKED (6): another connection holds the database's lock.</summary>
     public override RowLockFailure ClassifyRowLockError(DbException exception)
-        => exception.ErrorCode is 5 or 6 ? RowLockFailure.NotAvailable : RowLockFailure.None;
+        => SqliteErrorCode(exception) is 5 or 6 ? RowLockFailure.NotAvailable : RowLockFailure.None;
+
+    /// <summary>
+    ///     The primary SQLite result code of a <c>SqliteException</c> (its <c>SqliteErrorCode</c>; <c>DbException.ErrorCode</c>
+    ///     is E_FAIL there), read by name because this package does not depend on Microsoft.Data.Sqlite.
+    /// </summary>
+    private static int? SqliteErrorCode(DbException exception)
+        => exception.GetType().GetProperty("SqliteErrorCode")?.GetValue(exception) as int?;
 
     public override IReadOnlyList<string> CreateTrigger(string table, string? schema, string column)
     {

@@ -226,7 +226,13 @@ internal sealed class PostgresNamedLocks : NamedLockStrategy
         }
     }
 
-    /// <summary>Creates the token sequence the first time this process locks on a database (not per acquisition).</summary>
+    /// <summary>
+    ///     Creates the token sequence the first time this process locks on a database (not per acquisition). Never inside
+    ///     the application's transaction: an uncreated sequence there would make every other session's CREATE wait for that
+    ///     transaction, and vanish with its rollback. So inside a transaction it is created on a short-lived clone of the
+    ///     connection (a plain ADO.NET command, the one statement of this library that bypasses EF's pipeline), otherwise
+    ///     through the pipeline on the context's connection.
+    /// </summary>
     private static async Task EnsureSequenceAsync(DbContext context, bool async, CancellationToken cancellationToken)
     {
         var connection = context.Database.GetDbConnection();
@@ -236,20 +242,32 @@ internal sealed class PostgresNamedLocks : NamedLockStrategy
             return;
         }
 
-        var inTransaction = context.Database.CurrentTransaction is not null;
-        var command = new ContextCommand(context, CommandSource.Unknown);
-        command.Append(
-            inTransaction
-                ? $"SAVEPOINT {Savepoint};\nCREATE SEQUENCE IF NOT EXISTS {Sequence};\nRELEASE SAVEPOINT {Savepoint}"
-                : $"CREATE SEQUENCE IF NOT EXISTS {Sequence}");
+        const string create = $"CREATE SEQUENCE IF NOT EXISTS {Sequence}";
         try
         {
-            await command.ExecuteNonQueryAsync(async, cancellationToken).ConfigureAwait(false);
+            if (context.Database.CurrentTransaction is null)
+            {
+                await new ContextCommand(context, CommandSource.Unknown).Append(create).ExecuteNonQueryAsync(async, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                var clone = (DbConnection)((connection as ICloneable)
+                    ?? throw new NotSupportedException($"'{connection.GetType().Name}' cannot be cloned to create the lock-token sequence.")).Clone();
+                await using (clone.ConfigureAwait(false))
+                {
+                    await clone.OpenAsync(cancellationToken).ConfigureAwait(false);
+                    var command = clone.CreateCommand();
+                    await using (command.ConfigureAwait(false))
+                    {
+                        command.CommandText = create;
+                        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
         }
         catch (DbException e) when (e.SqlState is "23505" or "42P07")
         {
             // Another process created it at the same moment.
-            await UndoAsync(context, 0, unlock: false, inTransaction, async).ConfigureAwait(false);
         }
 
         SequenceReady[database] = true;

@@ -253,14 +253,19 @@ internal sealed class PostgresNamedLocks : NamedLockStrategy
             {
                 var clone = (DbConnection)((connection as ICloneable)
                     ?? throw new NotSupportedException($"'{connection.GetType().Name}' cannot be cloned to create the lock-token sequence.")).Clone();
-                await using (clone.ConfigureAwait(false))
+                using (clone)
+                using (var command = clone.CreateCommand())
                 {
-                    await clone.OpenAsync(cancellationToken).ConfigureAwait(false);
-                    var command = clone.CreateCommand();
-                    await using (command.ConfigureAwait(false))
+                    command.CommandText = create;
+                    if (async)
                     {
-                        command.CommandText = create;
+                        await clone.OpenAsync(cancellationToken).ConfigureAwait(false);
                         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        clone.Open();
+                        command.ExecuteNonQuery();
                     }
                 }
             }

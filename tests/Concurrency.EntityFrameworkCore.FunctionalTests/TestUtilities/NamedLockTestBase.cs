@@ -19,6 +19,17 @@ public abstract class NamedLockTestBase(Provider provider) : DatabaseTestBase(pr
         context.GetService<IRelationalDatabaseCreator>().CreateTables();
     }
 
+    /// <summary>SQLite: the folder of lock files beside the database file (the database file itself is deleted by the fixture).</summary>
+    [OneTimeTearDown]
+    public void DeleteLockFiles()
+    {
+        if (!IsPostgres && new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(ConnectionString).DataSource is { Length: > 0 } file
+            && Directory.Exists(file + ".locks"))
+        {
+            Directory.Delete(file + ".locks", recursive: true);
+        }
+    }
+
     protected WorkerContext CreateWorkerContext(params IInterceptor[] interceptors)
     {
         var builder = Database.Configure(new DbContextOptionsBuilder<WorkerContext>()).UseConcurrency();

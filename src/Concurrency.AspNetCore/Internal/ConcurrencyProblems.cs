@@ -81,7 +81,7 @@ internal static class ConcurrencyProblems
             }
 
             case LockTimeoutException timedOut:
-                return NamedLockBusy(timedOut.Name, options);
+                return NamedLockBusy(timedOut.LockName, options);
 
             case DbUpdateConcurrencyException concurrency:
                 return Problem(StatusCodes.Status409Conflict, "The record was modified by someone else", options.ConflictMessage(concurrency));

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Metadata.Conventions.Infrastructure;
 using Concurrency.EntityFrameworkCore.Storage.Internal;
+using Concurrency.EntityFrameworkCore.Storage.Internal.NamedLocks;
 using Concurrency.EntityFrameworkCore.Update.Internal;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -51,11 +52,14 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
             .TryAdd<IInterceptor, ConcurrencySaveChangesInterceptor>()
             .TryAdd<IInterceptor, VersionTransactionInterceptor>()
             .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>()
-            .TryAdd<IInterceptor, RowLockCommandInterceptor>();
+            .TryAdd<IInterceptor, RowLockCommandInterceptor>()
+            .TryAdd<IInterceptor, NamedLockTransactionInterceptor>();
 
         services.TryAddSingleton(sp => DatabaseDialect.For(sp.GetRequiredService<IDatabaseProvider>().Name));
         services.TryAddScoped<SaveSession>();
         services.AddScoped<IResettableService>(sp => sp.GetRequiredService<SaveSession>()); // context pooling resets it
+        services.TryAddScoped<NamedLockRegistry>();
+        services.AddScoped<IResettableService>(sp => sp.GetRequiredService<NamedLockRegistry>());
         ServiceDecorator.Decorate<IMigrationsSqlGenerator, VersionTriggerMigrationsSqlGenerator>(services);
         ServiceDecorator.Decorate<IDatabase, ConcurrencyDatabase>(services);
     }

@@ -45,6 +45,18 @@ internal sealed class ContextCommand
         return name;
     }
 
+    /// <summary>Adds a parameter of a CLR type, typed by the provider's default mapping of that type, and returns its name.</summary>
+    public string AddParameter(Type clrType, object? value)
+    {
+        var mapping = _context.GetService<IRelationalTypeMappingSource>().FindMapping(clrType)
+            ?? throw new InvalidOperationException($"The database provider has no mapping for '{clrType.Name}'.");
+        var invariantName = "cv" + _parameterValues.Count.ToString(CultureInfo.InvariantCulture);
+        var name = "@" + invariantName;
+        _builder.AddParameter(invariantName, name, mapping, nullable: value is null);
+        _parameterValues.Add(invariantName, value);
+        return name;
+    }
+
     /// <summary>Runs the command; the caller disposes the reader, which also releases the connection the command opened.</summary>
     public async ValueTask<RelationalDataReader> ExecuteReaderAsync(bool async, CancellationToken cancellationToken)
         => async

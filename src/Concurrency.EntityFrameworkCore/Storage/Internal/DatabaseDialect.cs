@@ -66,6 +66,10 @@ internal abstract class DatabaseDialect
     public virtual string? TransactionKeyLockSql
         => null;
 
+    /// <summary>How this database takes named locks; null where the library has none.</summary>
+    public virtual NamedLocks.NamedLockStrategy? NamedLocks
+        => null;
+
     /// <summary>Whether <paramref name="exception" /> is a unique constraint violation.</summary>
     public virtual bool IsUniqueViolation(DbException exception)
         => exception.SqlState == "23505";

@@ -14,6 +14,9 @@ internal sealed class PostgresDialect : DatabaseDialect
     public override string ShareLockClause
         => " FOR SHARE";
 
+    public override NamedLocks.NamedLockStrategy NamedLocks
+        => Internal.NamedLocks.PostgresNamedLocks.Instance;
+
     public override string TransactionKeyLockSql
         => "SELECT pg_advisory_xact_lock({0})";
 

@@ -18,6 +18,9 @@ internal sealed class SqliteDialect : DatabaseDialect
     public override string ShareLockClause
         => string.Empty;
 
+    public override NamedLocks.NamedLockStrategy NamedLocks
+        => Internal.NamedLocks.SqliteNamedLocks.Instance;
+
     public override bool TransactionLocksRows
         => true;
 

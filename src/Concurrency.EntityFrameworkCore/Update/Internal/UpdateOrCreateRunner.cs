@@ -1,9 +1,9 @@
 using System.Data.Common;
 using System.Linq.Expressions;
 using System.Reflection;
-using System.Security.Cryptography;
 using System.Text;
 using Concurrency.EntityFrameworkCore.Storage.Internal;
+using Concurrency.EntityFrameworkCore.Storage.Internal.NamedLocks;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.EntityFrameworkCore.Storage;
@@ -154,7 +154,7 @@ internal static class UpdateOrCreateRunner
             new ValueCollector(text).Visit(predicate.Body);
         }
 
-        return BitConverter.ToInt64(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())), 0);
+        return LockKey.Of(text.ToString());
     }
 
     /// <summary>Appends the values of the constants and captured variables of an expression.</summary>

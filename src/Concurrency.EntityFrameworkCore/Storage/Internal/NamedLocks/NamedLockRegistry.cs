@@ -1,0 +1,138 @@
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+
+namespace Concurrency.EntityFrameworkCore.Storage.Internal.NamedLocks;
+
+/// <summary>
+///     The names one context holds (a scoped service): a second acquisition of a name this context already holds, in
+///     either form, is refused instead of silently succeeding (PostgreSQL advisory locks are re-entrant per session, so
+///     the second would succeed and its release would free the first holder's lock early). Transaction-scoped entries end
+///     with their transaction; leases that must be released then (SQLite's file locks) are released here.
+/// </summary>
+internal sealed class NamedLockRegistry : IResettableService, IDisposable
+{
+    private readonly Lock _sync = new();
+    private readonly HashSet<string> _session = new(StringComparer.Ordinal);
+    private readonly List<TransactionEntry> _transaction = [];
+
+    /// <summary>Reserves <paramref name="name" /> for a session lock; throws when this context holds it already.</summary>
+    public void EnterSession(string name, DbTransaction? current)
+    {
+        List<TransactionEntry> ended;
+        lock (_sync)
+        {
+            ended = EndStale(current);
+            ThrowIfHeld(name, current);
+            _session.Add(name);
+        }
+
+        Release(ended);
+    }
+
+    public void ExitSession(string name)
+    {
+        lock (_sync)
+        {
+            _session.Remove(name);
+        }
+    }
+
+    /// <summary>Reserves <paramref name="name" /> for a lock of the transaction <paramref name="transaction" />.</summary>
+    public void EnterTransaction(string name, DbTransaction transaction)
+    {
+        List<TransactionEntry> ended;
+        lock (_sync)
+        {
+            ended = EndStale(transaction);
+            ThrowIfHeld(name, transaction);
+            _transaction.Add(new TransactionEntry(name, transaction));
+        }
+
+        Release(ended);
+    }
+
+    /// <summary>Undoes <see cref="EnterTransaction" /> after a failed acquisition.</summary>
+    public void ExitTransaction(string name, DbTransaction transaction)
+    {
+        lock (_sync)
+        {
+            _transaction.RemoveAll(e => e.Transaction == transaction && e.Name == name);
+        }
+    }
+
+    /// <summary>Gives the transaction lock of <paramref name="name" /> a lease to release when the transaction ends.</summary>
+    public void AttachLease(string name, DbTransaction transaction, NamedLockLease lease)
+    {
+        lock (_sync)
+        {
+            var index = _transaction.FindIndex(e => e.Transaction == transaction && e.Name == name);
+            if (index >= 0)
+            {
+                _transaction[index] = _transaction[index] with { Lease = lease };
+                return;
+            }
+        }
+
+        lease.ReleaseAsync(async: false).AsTask().GetAwaiter().GetResult();
+    }
+
+    /// <summary>The transaction committed, rolled back or failed: its locks are gone (PostgreSQL) or released now (SQLite).</summary>
+    public void TransactionEnded(DbTransaction? transaction)
+    {
+        List<TransactionEntry> ended;
+        lock (_sync)
+        {
+            ended = _transaction.Where(e => transaction is null || e.Transaction == transaction).ToList();
+            _transaction.RemoveAll(ended.Contains);
+        }
+
+        Release(ended);
+    }
+
+    public void ResetState()
+        => TransactionEnded(null);
+
+    public Task ResetStateAsync(CancellationToken cancellationToken = default)
+    {
+        ResetState();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+        => ResetState();
+
+    private void ThrowIfHeld(string name, DbTransaction? current)
+    {
+        if (_session.Contains(name))
+        {
+            throw new InvalidOperationException(
+                $"The named lock '{name}' is already held through this context. Named locks are not re-entrant: dispose the first"
+                + " handle before acquiring the name again, or do the work under one acquisition.");
+        }
+
+        if (_transaction.Any(e => e.Name == name && e.Transaction == current))
+        {
+            throw new InvalidOperationException(
+                $"The named lock '{name}' is already held by this context's current transaction. Named locks are not re-entrant:"
+                + " the lock is kept until the transaction commits or rolls back; do not acquire it again inside it.");
+        }
+    }
+
+    /// <summary>Entries of a transaction that is no longer the context's current one (it ended without an event we saw).</summary>
+    private List<TransactionEntry> EndStale(DbTransaction? current)
+    {
+        var stale = _transaction.Where(e => e.Transaction != current).ToList();
+        _transaction.RemoveAll(stale.Contains);
+        return stale;
+    }
+
+    private static void Release(List<TransactionEntry> entries)
+    {
+        foreach (var entry in entries)
+        {
+            entry.Lease?.ReleaseAsync(async: false).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    private sealed record TransactionEntry(string Name, DbTransaction Transaction, NamedLockLease? Lease = null);
+}

@@ -32,18 +32,38 @@ public static class ConcurrencyNamedLockEndpointExtensions
     /// <param name="name">
     ///     The lock name; <c>{value}</c> is replaced by the route value of that name, <c>{{</c> and <c>}}</c> stand for braces.
     /// </param>
-    /// <param name="timeout">How long a request waits for the lock before it is answered as busy. Defaults to not waiting.</param>
+    /// <param name="timeout">How long a request waits for the lock before it is answered as busy; <see cref="TimeSpan.Zero" /> does not wait.</param>
     /// <returns>The same builder, for chaining.</returns>
     /// <exception cref="ArgumentException"><paramref name="name" /> is empty or has an unmatched brace.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="timeout" /> is negative.</exception>
-    public static RouteHandlerBuilder RequireNamedLock<TContext>(this RouteHandlerBuilder builder, string name, TimeSpan timeout = default)
+    public static RouteHandlerBuilder RequireNamedLock<TContext>(this RouteHandlerBuilder builder, string name, TimeSpan timeout)
         where TContext : DbContext
         => Apply<TContext, RouteHandlerBuilder>(builder, name, timeout);
 
+    /// <summary>
+    ///     Runs the endpoint's handler under a named lock built from the route values, without waiting: a request whose lock
+    ///     another request holds is answered as busy at once. See
+    ///     <see cref="RequireNamedLock{TContext}(RouteHandlerBuilder, string, TimeSpan)" />.
+    /// </summary>
+    /// <typeparam name="TContext">The DbContext, resolved from the request's services, whose database holds the lock.</typeparam>
+    /// <param name="builder">The endpoint builder.</param>
+    /// <param name="name">The lock name; <c>{value}</c> is replaced by the route value of that name.</param>
+    /// <returns>The same builder, for chaining.</returns>
+    public static RouteHandlerBuilder RequireNamedLock<TContext>(this RouteHandlerBuilder builder, string name)
+        where TContext : DbContext
+        => Apply<TContext, RouteHandlerBuilder>(builder, name, TimeSpan.Zero);
+
+    /// <summary>Runs every endpoint of the group under a named lock built from the route values; see the endpoint overload.</summary>
     /// <inheritdoc cref="RequireNamedLock{TContext}(RouteHandlerBuilder, string, TimeSpan)" />
-    public static RouteGroupBuilder RequireNamedLock<TContext>(this RouteGroupBuilder builder, string name, TimeSpan timeout = default)
+    public static RouteGroupBuilder RequireNamedLock<TContext>(this RouteGroupBuilder builder, string name, TimeSpan timeout)
         where TContext : DbContext
         => Apply<TContext, RouteGroupBuilder>(builder, name, timeout);
+
+    /// <summary>Runs every endpoint of the group under a named lock built from the route values, without waiting.</summary>
+    /// <inheritdoc cref="RequireNamedLock{TContext}(RouteHandlerBuilder, string)" />
+    public static RouteGroupBuilder RequireNamedLock<TContext>(this RouteGroupBuilder builder, string name)
+        where TContext : DbContext
+        => Apply<TContext, RouteGroupBuilder>(builder, name, TimeSpan.Zero);
 
     private static TBuilder Apply<TContext, TBuilder>(TBuilder builder, string name, TimeSpan timeout)
         where TContext : DbContext

@@ -3,6 +3,7 @@
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios       only the interleaved ratios and contention
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --quick        every scenario once (CI smoke test)
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios --row-locks   only the row-lock groups and the hot row
+//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios --named-locks  only the named-lock groups
 //   add --bdn-only to a BenchmarkDotNet run to skip the interleaved report afterwards
 //   --rounds N, --lock-queries N (locking queries per round, 200), --queue-jobs N (1000), --queue-batch N (jobs per claim, 10)
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --queue-profile   round trips and CPU per job of each queue loop
@@ -10,6 +11,9 @@
 using BenchmarkDotNet.Running;
 using Concurrency.Benchmarks;
 using Concurrency.TestSupport;
+
+// Before the first Npgsql connection: counts Npgsql's round trips for the named-lock report.
+NamedLockBench.InstallRoundTripCounter();
 
 // Start (or reach) PostgreSQL once; BenchmarkDotNet's child processes inherit the connection string.
 Environment.SetEnvironmentVariable(PostgresServer.EnvironmentVariable, PostgresServer.ConnectionString);
@@ -48,6 +52,22 @@ try
     int[] sizes = quick ? [1, 10] : [1, 10, 100, 1000];
     var rounds = quick ? 1 : ReadInt(args, "--rounds", 21);
     using var database = new BenchDatabase();
+    if (args.Contains("--named-locks") || quick)
+    {
+        Console.WriteLine();
+        Console.WriteLine("Named locks (PostgreSQL):");
+        Console.WriteLine(await NamedLockBench.RunAsync(
+            database,
+            rounds: quick ? 1 : ReadInt(args, "--rounds", 21),
+            operations: quick ? 20 : 500,
+            workers: 8,
+            handovers: quick ? 5 : 100));
+        if (!quick)
+        {
+            return 0;
+        }
+    }
+
     if (!args.Contains("--row-locks"))
     {
         var report = await InterleavedRunner.RunAsync(

@@ -110,4 +110,17 @@ public sealed record StoryChange(string Title);
 public class NewsContext(Microsoft.EntityFrameworkCore.DbContextOptions<NewsContext> options) : Microsoft.EntityFrameworkCore.DbContext(options)
 {
     public Microsoft.EntityFrameworkCore.DbSet<Story> Stories => Set<Story>();
+
+    public static void NamedLock(WebApplication app)
+    {
+        #region http-named-lock
+        app.MapPost("/api/imports/{source}", async (string source, HttpContext http, BlogContext db, CancellationToken ct) =>
+            {
+                var token = http.GetNamedLock()!.FencingToken;   // for writes outside this database (see named-locks.md)
+                await Task.Delay(TimeSpan.FromSeconds(1), ct);    // the import; ct is cancelled if the lock is lost
+                return Results.Ok(new { source, token });
+            })
+            .RequireNamedLock<BlogContext>("import:{source}", timeout: TimeSpan.FromSeconds(5));
+        #endregion
+    }
 }

@@ -1,9 +1,11 @@
-// Quickstart: four scenarios on a SQLite file, each printed as it happens.
+// Quickstart: five scenarios on a SQLite file, each printed as it happens.
 //   1. Two editors load the same article; the first saves; the second gets a RecordModifiedException.
 //   2. The same stale save inside a DisableConcurrency scope: last write wins, the version still goes up.
 //   3. A raw SQL UPDATE (another client, no EF) is caught by a trigger-maintained version.
 //   4. The select_for_update taxonomy import (find by remote id, else by slug, update or create) run by two workers at
 //      once over the same remote data: UpdateOrCreateAsync creates every row once, no duplicates.
+//   5. A nightly import started by two processes at once: each takes the named lock "nightly-import" first, so the
+//      second waits for the first, then finds the work done (NightlyImport.cs).
 //
 // Run:  dotnet run --project samples/Quickstart            (SQLite file quickstart.db, recreated on every run)
 //       dotnet run --project samples/Quickstart -- --ConnectionStrings:Default="Host=...;Database=...;Username=..."
@@ -20,6 +22,11 @@ if (connectionString is null)
     var path = Path.Combine(AppContext.BaseDirectory, "quickstart.db");
     File.Delete(path);
     connectionString = $"Data Source={path}";
+}
+
+if (NightlyImport.WorkerName(args) is { } worker)
+{
+    return await NightlyImport.RunWorkerAsync(connectionString, worker); // scenario 5's child processes
 }
 
 await using (var setup = new BlogContext(connectionString))
@@ -140,6 +147,13 @@ await using (var check = new BlogContext(connectionString))
     }
 }
 
+Console.WriteLine();
+Console.WriteLine("5. A nightly import started by two processes at once, under a named lock");
+if (!await NightlyImport.RunTwoProcessesAsync(connectionString))
+{
+    return 1;
+}
+
 return 0;
 
 // The seed's update_or_create_from_remote_taxonomy: find by remote id, else by slug, under a row lock; update or create.
@@ -202,6 +216,8 @@ public class BlogContext(string connectionString) : DbContext
     public DbSet<Page> Pages => Set<Page>();
 
     public DbSet<Taxonomy> Taxonomies => Set<Taxonomy>();
+
+    public DbSet<ImportRun> ImportRuns => Set<ImportRun>();
 
     public static bool IsPostgreSql(string connectionString)
         => connectionString.Contains("Host=", StringComparison.OrdinalIgnoreCase);

@@ -12,6 +12,8 @@ public sealed class ConcurrencyHttpOptions
     private int _objectLockedStatusCode = StatusCodes.Status409Conflict;
     private Func<DbUpdateConcurrencyException, string> _conflictMessage = ClientText.Conflict;
     private Func<ObjectLockException, string> _lockMessage = ClientText.Lock;
+    private int _namedLockBusyStatusCode = StatusCodes.Status409Conflict;
+    private Func<string, string> _namedLockBusyMessage = ClientText.NamedLockBusy;
 
     /// <summary>
     ///     The status code for <see cref="ObjectLockedException" />: 409 Conflict, or 423 Locked (WebDAV, RFC 4918) for
@@ -68,5 +70,31 @@ public sealed class ConcurrencyHttpOptions
     {
         get => _lockMessage;
         set => _lockMessage = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>
+    ///     The status code when a named lock is busy: a request refused by <c>RequireNamedLock</c>, or a
+    ///     <see cref="LockTimeoutException" /> reaching the exception handler. 409 Conflict, or 423 Locked (WebDAV, RFC 4918)
+    ///     for clients that understand it. Defaults to 409.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Set to something other than 409 or 423.</exception>
+    public int NamedLockBusyStatusCode
+    {
+        get => _namedLockBusyStatusCode;
+        set => _namedLockBusyStatusCode = value is StatusCodes.Status409Conflict or StatusCodes.Status423Locked
+            ? value
+            : throw new ArgumentOutOfRangeException(nameof(value), value, "A busy named lock is answered with 409 Conflict or 423 Locked.");
+    }
+
+    /// <summary>
+    ///     The <c>detail</c> of the problem for a busy named lock, from the lock's name, written for the person using the
+    ///     application; the problem's <c>lockName</c> extension stays for programs. Defaults to a text such as "This is
+    ///     already being done (import:42) by another request. Nothing was done for yours. Try again when it has finished."
+    /// </summary>
+    /// <exception cref="ArgumentNullException">Set to <see langword="null" />.</exception>
+    public Func<string, string> NamedLockBusyMessage
+    {
+        get => _namedLockBusyMessage;
+        set => _namedLockBusyMessage = value ?? throw new ArgumentNullException(nameof(value));
     }
 }

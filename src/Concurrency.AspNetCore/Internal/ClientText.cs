@@ -66,4 +66,8 @@ internal static class ClientText
             _ => $"This {name} is not locked.",
         };
     }
+
+    /// <summary>The default of <see cref="ConcurrencyHttpOptions.NamedLockBusyMessage" />.</summary>
+    public static string NamedLockBusy(string lockName)
+        => $"This is already being done ({lockName}) by another request. Nothing was done for yours. Try again when it has finished.";
 }

@@ -80,12 +80,23 @@ internal static class ConcurrencyProblems
                 return problem;
             }
 
+            case LockTimeoutException timedOut:
+                return NamedLockBusy(timedOut.LockName, options);
+
             case DbUpdateConcurrencyException concurrency:
                 return Problem(StatusCodes.Status409Conflict, "The record was modified by someone else", options.ConflictMessage(concurrency));
 
             default:
                 return null;
         }
+    }
+
+    /// <summary>The answer to a request whose named lock another holder has (<c>RequireNamedLock</c>, <see cref="LockTimeoutException" />).</summary>
+    public static ProblemDetails NamedLockBusy(string lockName, ConcurrencyHttpOptions options)
+    {
+        var problem = Problem(options.NamedLockBusyStatusCode, "The operation is already running", options.NamedLockBusyMessage(lockName));
+        problem.Extensions["lockName"] = lockName;
+        return problem;
     }
 
     private static ProblemDetails Problem(int status, string title, string detail)

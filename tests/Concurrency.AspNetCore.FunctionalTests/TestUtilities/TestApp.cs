@@ -172,6 +172,7 @@ public sealed class TestApp : IAsyncDisposable
             o.UseConcurrency();
         });
         builder.Services.AddConcurrencyProblemDetails(configure);
+        builder.Services.AddSingleton<ImportGate>();
         builder.Services.AddControllers().AddApplicationPart(typeof(TestApp).Assembly);
         builder.Services.AddAuthentication("Test").AddScheme<AuthenticationSchemeOptions, HeaderAuthentication>("Test", null);
         builder.Services.AddAuthorizationBuilder().AddPolicy("admin", p => p.RequireRole("admin"));
@@ -289,6 +290,7 @@ public sealed class TestApp : IAsyncDisposable
             })
             .RefuseWhenLocked<WebContext, Doc, int>(); // the entity's own lock, checked before the handler
 
+        app.MapImportEndpoints();
         app.MapControllers();
         app.MapGroup("/docs").MapObjectLockEndpoints<WebContext, Doc, int>();
         app.MapGroup("/labels").MapObjectLockEndpoints<WebContext, Label, string>();

@@ -21,6 +21,19 @@ public sealed class NamedLockArgumentTests
         Assert.Throws<NotSupportedException>(() => context.Database.AcquireTransactionLock("x"));
     }
 
+    [Test]
+    public async Task The_entity_lock_takes_issue_12s_positional_arguments_and_reload_by_name()
+    {
+        await using var context = new DbContext(new DbContextOptionsBuilder().UseSqlite("Data Source=:memory:").UseConcurrency().Options);
+        var entity = new object();
+
+        // (entity, timeout, cancellationToken) positionally, as the contract states; reload only by name. An entity of a
+        // type the model does not map is refused before anything is locked.
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => context.AcquireLockAsync(entity, TimeSpan.Zero, CancellationToken.None));
+        Assert.That(error!.Message, Does.Contain("'object'"));
+        await Assert.ThatAsync(() => context.AcquireLockAsync(entity, TimeSpan.Zero, CancellationToken.None, reload: false), Throws.InvalidOperationException);
+    }
+
     private sealed class OtherProvider : IDatabaseProvider
     {
         public string Name

@@ -13,7 +13,9 @@ namespace Microsoft.EntityFrameworkCore;
 ///     so the caller works on the values the previous holder left. See docs/named-locks.md.
 /// </summary>
 // RS0026: each operation has a by-key and a by-property overload with the same optional parameters (issue 12's contract).
-#pragma warning disable RS0026
+// CA1068: `reload` comes after the cancellation token so that issue 12's contract, AcquireLockAsync(entity, timeout,
+// cancellationToken), also compiles when called positionally; `reload: false` is meant to be passed by name.
+#pragma warning disable RS0026, CA1068
 public static class ConcurrencyEntityLockExtensions
 {
     /// <summary>Acquires the lock of <paramref name="entity" /> (its entity type and primary key), waiting until it is free or the timeout passes.</summary>
@@ -29,8 +31,8 @@ public static class ConcurrencyEntityLockExtensions
         this DbContext context,
         TEntity entity,
         TimeSpan? timeout = null,
-        bool reload = true,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        bool reload = true)
         where TEntity : class
         => (await NamedLockRunner.AcquireEntityAsync(context, entity, null, timeout, reload, orThrow: true, async: true, cancellationToken).ConfigureAwait(false))!;
 
@@ -49,8 +51,8 @@ public static class ConcurrencyEntityLockExtensions
         TEntity entity,
         Expression<Func<TEntity, object?>> by,
         TimeSpan? timeout = null,
-        bool reload = true,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        bool reload = true)
         where TEntity : class
     {
         ArgumentNullException.ThrowIfNull(by);
@@ -102,8 +104,8 @@ public static class ConcurrencyEntityLockExtensions
         this DbContext context,
         TEntity entity,
         TimeSpan timeout = default,
-        bool reload = true,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        bool reload = true)
         where TEntity : class
         => NamedLockRunner.AcquireEntityAsync(context, entity, null, timeout, reload, orThrow: false, async: true, cancellationToken);
 
@@ -121,8 +123,8 @@ public static class ConcurrencyEntityLockExtensions
         TEntity entity,
         Expression<Func<TEntity, object?>> by,
         TimeSpan timeout = default,
-        bool reload = true,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        bool reload = true)
         where TEntity : class
     {
         ArgumentNullException.ThrowIfNull(by);

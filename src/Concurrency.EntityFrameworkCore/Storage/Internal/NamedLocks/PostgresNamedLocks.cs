@@ -10,9 +10,10 @@ namespace Concurrency.EntityFrameworkCore.Storage.Internal.NamedLocks;
 
 /// <summary>
 ///     PostgreSQL named locks: advisory locks on the 64-bit <see cref="LockKey" /> of the name, taken on the context's
-///     own connection through EF's command pipeline. One statement takes the lock (the server queues the waiter: no
-///     polling), sets and restores <c>lock_timeout</c> around it, and draws the fencing token from a sequence once the
-///     lock is held, so an uncontended acquisition is one round trip and a release one more:
+///     own connection through EF's command pipeline. A free lock is taken by one short statement that also draws the
+///     fencing token from a sequence (<c>pg_try_advisory_lock</c>, then <c>nextval</c>), so an uncontended acquisition
+///     is one round trip and a release one more. A busy lock is then waited for by a second statement (the server
+///     queues the waiter: no polling) that sets and restores <c>lock_timeout</c> around the wait:
 ///     <code>
 ///     WITH o AS MATERIALIZED (SELECT current_setting('lock_timeout') AS old),
 ///          s AS MATERIALIZED (SELECT o.old, set_config('lock_timeout', @t, true) FROM o),
@@ -98,11 +99,15 @@ internal sealed class PostgresNamedLocks : NamedLockStrategy
         CancellationToken cancellationToken)
     {
         var context = request.Context;
+
+        // An uncontended lock is taken by the short try statement alone (one round trip, no lock_timeout juggling); only
+        // when it is busy does the second statement wait in the server's queue.
+        var tryFirst = request.Timeout != TimeSpan.Zero;
         for (var attempt = 1; ; attempt++)
         {
             await EnsureSequenceAsync(context, async, cancellationToken).ConfigureAwait(false);
             var inTransaction = context.Database.CurrentTransaction is not null;
-            var command = LockCommand(context, request, transactionScoped, inTransaction);
+            var command = LockCommand(context, request, transactionScoped, inTransaction, tryOnly: tryFirst || request.Timeout == TimeSpan.Zero);
             var connection = context.GetService<IRelationalConnection>();
             var commandTimeout = connection.CommandTimeout;
             connection.CommandTimeout = request.Timeout is { } wait
@@ -110,7 +115,15 @@ internal sealed class PostgresNamedLocks : NamedLockStrategy
                 : 0; // Npgsql: no client-side limit; the wait ends when the lock is free or the token is cancelled
             try
             {
-                return await ReadAsync(command, async, cancellationToken).ConfigureAwait(false);
+                var held = await ReadAsync(command, async, cancellationToken).ConfigureAwait(false);
+                if (held is null && tryFirst)
+                {
+                    tryFirst = false;
+                    attempt = 0;
+                    continue;
+                }
+
+                return held;
             }
             catch (Exception e) when (e is DbException or OperationCanceledException)
             {
@@ -134,7 +147,7 @@ internal sealed class PostgresNamedLocks : NamedLockStrategy
         }
     }
 
-    private static ContextCommand LockCommand(DbContext context, LockRequest request, bool transactionScoped, bool inTransaction)
+    private static ContextCommand LockCommand(DbContext context, LockRequest request, bool transactionScoped, bool inTransaction, bool tryOnly)
     {
         var command = new ContextCommand(context, CommandSource.Unknown);
         if (inTransaction)
@@ -144,7 +157,7 @@ internal sealed class PostgresNamedLocks : NamedLockStrategy
 
         var k = command.AddParameter(typeof(long), request.Key);
         var function = transactionScoped ? "pg_advisory_xact_lock" : "pg_advisory_lock";
-        if (request.Timeout == TimeSpan.Zero)
+        if (tryOnly)
         {
             command.Append(
                 $"WITH l AS MATERIALIZED (SELECT pg_try_{function[3..]}({k}) AS got)\n"

@@ -188,7 +188,7 @@ public sealed class NamedLockTests(Provider provider) : NamedLockTestBase(provid
 
         var handle = await context.Database.AcquireLockAsync(name);
         Assert.That(commands.Commands, Is.EqualTo(1), "acquire: lock and fencing token in one statement");
-        Assert.That(commands.Sql, Does.Contain(IsPostgres ? "pg_advisory_lock" : "__concurrency_lock_token"));
+        Assert.That(commands.Sql, Does.Contain(IsPostgres ? "pg_try_advisory_lock" : "__concurrency_lock_token"));
         commands.Reset();
         await handle.DisposeAsync();
         Assert.That(commands.Commands, Is.EqualTo(IsPostgres ? 1 : 0), "release: one unlock (SQLite: closing the lock file)");

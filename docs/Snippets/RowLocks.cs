@@ -56,6 +56,7 @@ public static class RowLocks
     public static async Task WorkAsync(ShopContext db)
     {
         #region row-locks-queue
+        db.Database.AutoSavepointsEnabled = false;     // see below: two round trips fewer per SaveChanges in a transaction
         await using var transaction = await db.Database.BeginTransactionAsync();
         var batch = await db.Jobs
             .Where(j => j.Status == "queued")
@@ -69,6 +70,24 @@ public static class RowLocks
         }
 
         await db.SaveChangesAsync();
+        await transaction.CommitAsync();
+        #endregion
+    }
+
+    public static async Task WorkByIdsAsync(ShopContext db)
+    {
+        #region row-locks-queue-ids
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        var ids = await db.Jobs
+            .Where(j => j.Status == "queued")
+            .OrderBy(j => j.Id)
+            .ForUpdate(RowLockWait.SkipLocked)
+            .Take(10)
+            .Select(j => j.Id)
+            .ToListAsync();
+        await db.Jobs
+            .Where(j => ids.Contains(j.Id))           // PostgreSQL: WHERE "Id" = ANY (@ids)
+            .ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, "done"));
         await transaction.CommitAsync();
         #endregion
     }

@@ -4,6 +4,7 @@
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --quick        every scenario once (CI smoke test)
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios --row-locks   only the row-lock groups and the hot row
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --ratios --named-locks  only the named-lock groups
+//   add --lock-by-key-only to a --row-locks run to skip the queue group and the hot row
 //   add --bdn-only to a BenchmarkDotNet run to skip the interleaved report afterwards
 //   --rounds N, --lock-queries N (locking queries per round, 200), --queue-jobs N (1000), --queue-batch N (jobs per claim, 10)
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --queue-profile   round trips and CPU per job of each queue loop
@@ -92,6 +93,13 @@ try
     {
         Console.WriteLine($"SKIP LOCKED queue only, interleaved rounds: {rowLockRounds} (plus one warm-up round), order rotated every round; contexts {(args.Contains("--queue-warm-contexts") ? "kept from round to round" : "new every round")}.");
         Console.WriteLine(await InterleavedRunner.RunAsync(database, [("SKIP LOCKED queue, 8 workers", RowLockScenarios.Queue, [queueJobs])], rowLockRounds, warmup: true));
+        return 0;
+    }
+
+    if (args.Contains("--lock-by-key-only"))
+    {
+        Console.WriteLine($"Lock by key only, interleaved rounds: {rowLockRounds} per row (plus one warm-up round), order rotated every round.");
+        Console.WriteLine(await InterleavedRunner.RunAsync(database, [("lock by key", RowLockScenarios.LockByKey, quick ? [1] : [1, 10])], rowLockRounds, warmup: !quick));
         return 0;
     }
 

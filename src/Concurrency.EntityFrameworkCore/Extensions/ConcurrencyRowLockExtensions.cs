@@ -1,6 +1,10 @@
+using System.Collections.Concurrent;
 using System.Linq.Expressions;
+using System.Reflection;
 using Concurrency.EntityFrameworkCore;
 using Concurrency.EntityFrameworkCore.Query.Internal;
+using Microsoft.EntityFrameworkCore.Query;
+using Microsoft.EntityFrameworkCore.Query.Internal;
 
 // ReSharper disable once CheckNamespace
 namespace Microsoft.EntityFrameworkCore;
@@ -104,40 +108,134 @@ public static class ConcurrencyRowLockExtensions
             milliseconds = (int)Math.Min(int.MaxValue, Math.Ceiling(t.TotalMilliseconds));
         }
 
-        var request = new RowLockRequest(strength, wait, milliseconds, typeof(T).Name);
+        var (request, tag) = LockTags<T>.For(strength, wait, milliseconds);
         var existing = ExistingRequest.Find(source.Expression);
         if (existing is not null)
         {
             return existing == request ? source : throw RowLockRequest.Conflicting(existing, request);
         }
 
-        return source.TagWith(request.Tag);
+        // What source.TagWith(request.Tag) does, with the method and the tag built once per element type and request
+        // instead of on every call (TagWith makes its generic method on every call). EF1001: EntityQueryProvider is EF's
+        // "internal" query provider; TagWith tags only queries of that provider and returns any other query unchanged,
+        // and so does this.
+#pragma warning disable EF1001
+        return source.Provider is EntityQueryProvider
+            ? source.Provider.CreateQuery<T>(Expression.Call(null, LockTags<T>.TagWith, source.Expression, tag))
+            : source;
+#pragma warning restore EF1001
     }
 
-    /// <summary>Finds a row-lock tag already in a query, so a second, different lock operator fails where it is called.</summary>
+    /// <summary>A request and its tag as the constant <c>TagWith</c> takes.</summary>
+    private sealed record LockTag(RowLockRequest Request, ConstantExpression Tag);
+
+    /// <summary>
+    ///     The requests of one element type, each with its tag, made once: a locking query runs its operator on every call,
+    ///     and the tag text is the same every time.
+    /// </summary>
+    private static class LockTags<T>
+    {
+        /// <summary><c>EntityFrameworkQueryableExtensions.TagWith&lt;T&gt;</c>, the method EF recognizes as a query tag.</summary>
+        public static readonly MethodInfo TagWith
+            = new Func<IQueryable<T>, string, IQueryable<T>>(EntityFrameworkQueryableExtensions.TagWith).Method;
+
+        /// <summary>How many requests with a timeout are kept: an application that computes its timeouts must not grow this without end.</summary>
+        private const int MaxCachedTimeouts = 64;
+
+        /// <summary>The requests without a timeout, by strength and wait mode (both checked to be defined values).</summary>
+        private static readonly LockTag?[] WithoutTimeout = new LockTag?[4 * 4];
+
+        private static readonly ConcurrentDictionary<(RowLockStrength, RowLockWait, int), LockTag> WithTimeout = new();
+
+        public static LockTag For(RowLockStrength strength, RowLockWait wait, int? milliseconds)
+        {
+            if (milliseconds is not { } ms)
+            {
+                var index = ((int)strength * 4) + (int)wait;
+                return WithoutTimeout[index] ??= Create(strength, wait, null);
+            }
+
+            if (WithTimeout.TryGetValue((strength, wait, ms), out var cached))
+            {
+                return cached;
+            }
+
+            cached = Create(strength, wait, ms);
+            return WithTimeout.Count < MaxCachedTimeouts ? WithTimeout.GetOrAdd((strength, wait, ms), cached) : cached;
+        }
+
+        private static LockTag Create(RowLockStrength strength, RowLockWait wait, int? milliseconds)
+        {
+            var request = new RowLockRequest(strength, wait, milliseconds, typeof(T).Name);
+            return new LockTag(request, Expression.Constant(request.Tag));
+        }
+    }
+
+    /// <summary>
+    ///     Finds a row-lock tag already in a query, so a second, different lock operator fails where it is called. The first
+    ///     tag in the visitor's order (a call before its arguments) wins. The node types a LINQ query is made of are walked
+    ///     directly; any other node is handed to the visitor, which walks everything.
+    /// </summary>
     private sealed class ExistingRequest : ExpressionVisitor
     {
         private RowLockRequest? _found;
 
-        public static RowLockRequest? Find(Expression expression)
+        public static RowLockRequest? Find(Expression? expression)
         {
-            var visitor = new ExistingRequest();
-            visitor.Visit(expression);
-            return visitor._found;
+            switch (expression)
+            {
+                case null or ConstantExpression or ParameterExpression:
+                    return null;
+                case MethodCallExpression call:
+                    if (Tagged(call) is { } request)
+                    {
+                        return request;
+                    }
+
+                    if (Find(call.Object) is { } inObject)
+                    {
+                        return inObject;
+                    }
+
+                    foreach (var argument in call.Arguments)
+                    {
+                        if (Find(argument) is { } inArgument)
+                        {
+                            return inArgument;
+                        }
+                    }
+
+                    return null;
+                case UnaryExpression { NodeType: ExpressionType.Quote or ExpressionType.Convert, Method: null } unary:
+                    return Find(unary.Operand);
+                case LambdaExpression lambda:
+                    return Find(lambda.Body); // its parameters are ParameterExpressions
+                case BinaryExpression { Conversion: null } binary:
+                    return Find(binary.Left) ?? Find(binary.Right);
+                case MemberExpression member:
+                    return Find(member.Expression);
+                case EntityQueryRootExpression root when root.GetType() == typeof(EntityQueryRootExpression):
+                    return null; // no children
+                default:
+                    var visitor = new ExistingRequest();
+                    visitor.Visit(expression);
+                    return visitor._found;
+            }
         }
 
         protected override Expression VisitMethodCall(MethodCallExpression node)
         {
-            if (node.Method.Name == nameof(EntityFrameworkQueryableExtensions.TagWith)
-                && node.Method.DeclaringType == typeof(EntityFrameworkQueryableExtensions)
-                && node.Arguments[1] is ConstantExpression { Value: string tag }
-                && RowLockRequest.Parse(tag, out _) is { } request)
-            {
-                _found ??= request;
-            }
-
+            _found ??= Tagged(node);
             return base.VisitMethodCall(node);
         }
+
+        /// <summary>The request of a <c>TagWith</c> call with a row-lock tag; null for any other call.</summary>
+        private static RowLockRequest? Tagged(MethodCallExpression node)
+            => node.Method.Name == nameof(EntityFrameworkQueryableExtensions.TagWith)
+                && node.Method.DeclaringType == typeof(EntityFrameworkQueryableExtensions)
+                && node.Arguments[1] is ConstantExpression { Value: string tag }
+                    ? RowLockRequest.Parse(tag, out _)
+                    : null;
     }
 }
 #pragma warning restore RS0027

@@ -3,7 +3,9 @@ using Concurrency.EntityFrameworkCore.Query.Internal;
 using Concurrency.EntityFrameworkCore.Storage.Internal;
 using Concurrency.EntityFrameworkCore.Update.Internal;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.ChangeTracking.Internal;
 using Microsoft.EntityFrameworkCore.Diagnostics;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 
 namespace Concurrency.EntityFrameworkCore.Diagnostics.Internal;
 
@@ -18,9 +20,16 @@ namespace Concurrency.EntityFrameworkCore.Diagnostics.Internal;
 ///     before the query (<see cref="WriteLockUpgrade" />). Commands without the row-lock tag pass untouched, as do a split query's
 ///     dependent commands (they lock nothing, see <see cref="RowLockTagKind.SplitDependent" />).
 /// </summary>
+/// <remarks>
+///     It runs for every command, so a command's tag is read once per command text (<see cref="RowLockCommandTag" />), and
+///     the context's change tracker is looked up once per context: the interceptor is a scoped service, one per context
+///     (also when pooled), so the one it remembers is its context's.
+/// </remarks>
 internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSession session, WriteLockedTransactions writeLocked)
     : DbCommandInterceptor
 {
+    private ContextStateManager? _stateManager;
+
     public override InterceptionResult<DbDataReader> ReaderExecuting(
         DbCommand command,
         CommandEventData eventData,
@@ -34,17 +43,23 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
         return result;
     }
 
-    public override async ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
+    public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
         DbCommand command,
         CommandEventData eventData,
         InterceptionResult<DbDataReader> result,
         CancellationToken cancellationToken = default)
-    {
-        if (Check(command) is { } request && dialect.WriteLockSql is not null && eventData.Context is { } context)
-        {
-            await WriteLockUpgrade.TakeAsync(context, command, request, dialect, writeLocked, async: true, cancellationToken).ConfigureAwait(false);
-        }
+        => Check(command) is { } request && dialect.WriteLockSql is not null && eventData.Context is { } context
+            ? TakeWriteLockAsync(context, command, request, result, cancellationToken)
+            : ValueTask.FromResult(result); // every other command: no state machine
 
+    private async ValueTask<InterceptionResult<DbDataReader>> TakeWriteLockAsync(
+        DbContext context,
+        DbCommand command,
+        RowLockRequest request,
+        InterceptionResult<DbDataReader> result,
+        CancellationToken cancellationToken)
+    {
+        await WriteLockUpgrade.TakeAsync(context, command, request, dialect, writeLocked, async: true, cancellationToken).ConfigureAwait(false);
         return result;
     }
 
@@ -70,7 +85,7 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
     /// <summary>Refuses a locking command that cannot lock; returns its request (null when it is not one, or a split dependent).</summary>
     private RowLockRequest? Check(DbCommand command)
     {
-        if (RowLockRequest.FindInCommandText(command.CommandText, out var kind) is not { } request)
+        if (RowLockCommandTag.Find(command.CommandText) is not { Request: var request, Kind: var kind })
         {
             return null;
         }
@@ -100,16 +115,16 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
     /// </summary>
     private DbDataReader Wrap(DbCommand command, DbContext? context, DbDataReader reader)
     {
-        if (RowLockRequest.FindInCommandText(command.CommandText, out var kind) is not { } request
-            || kind == RowLockTagKind.SplitDependent)
+        if (RowLockCommandTag.Find(command.CommandText) is not { } tag || tag.Kind == RowLockTagKind.SplitDependent)
         {
             return reader;
         }
 
+        var request = tag.Request;
         var translate = !dialect.TransactionLocksRows && request.Wait != RowLockWait.SkipLocked;
         var refresher = context is null
             ? null
-            : TrackedRowRefresher.For(context, command.CommandText, session.Loaded, skipOtherShapes: dialect.TransactionLocksRows);
+            : TrackedRowRefresher.For(context, StateManager(context), tag.PlanTag, session.Loaded, skipOtherShapes: dialect.TransactionLocksRows);
         return translate || refresher is not null
             ? new RowLockDataReader(reader, request, translate ? dialect : null, refresher)
             : reader;
@@ -119,10 +134,29 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
     private void Translate(DbCommand command, Exception exception)
     {
         if (exception is DbException dbException
-            && RowLockRequest.FindInCommandText(command.CommandText, out _) is { } request
+            && RowLockCommandTag.Find(command.CommandText) is { Request: var request }
             && RowLockErrors.Translate(dialect, request, dbException) is { } translated)
         {
             throw translated;
         }
     }
+
+    // EF1001: IStateManager is EF's "internal" change tracker service, the one TrackedRowRefresher reads (see there for
+    // why); it is only looked up here, once per context instead of on every locking command.
+#pragma warning disable EF1001
+    /// <summary>The context's change tracker service, resolved on the first locking command of the context.</summary>
+    private IStateManager StateManager(DbContext context)
+    {
+        var cached = _stateManager;
+        if (cached is null || !ReferenceEquals(cached.Context, context))
+        {
+            _stateManager = cached = new ContextStateManager(context, context.GetService<IStateManager>());
+        }
+
+        return cached.StateManager;
+    }
+
+    /// <summary>A context and its change tracker service, remembered together so a lookup never mixes two contexts.</summary>
+    private sealed record ContextStateManager(DbContext Context, IStateManager StateManager);
+#pragma warning restore EF1001
 }

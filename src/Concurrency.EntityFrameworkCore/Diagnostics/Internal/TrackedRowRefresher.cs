@@ -45,17 +45,18 @@ internal sealed class TrackedRowRefresher
     ///     checked first with the tracker's count, so it costs nothing when the tracker is empty).
     /// </summary>
     /// <param name="context">The context the command runs for.</param>
-    /// <param name="commandText">The command's text, with the query's <see cref="RowLockReadPlan" /> tag.</param>
+    /// <param name="stateManager">The context's change tracker (<c>context.GetService&lt;IStateManager&gt;()</c>).</param>
+    /// <param name="planTag">The command's <see cref="RowLockReadPlan" /> tag line (<see cref="RowLockCommandTag.PlanTag" />); null when none.</param>
     /// <param name="loaded">The versions the context's entities were loaded with, updated with the refreshed ones.</param>
     /// <param name="skipOtherShapes">
     ///     Whether a command whose columns are not the plan's is left alone (SQLite: EF copies the plan's tag to a split
     ///     query's dependent commands, which read other rows), rather than refused.
     /// </param>
-    public static TrackedRowRefresher? For(DbContext context, string commandText, LoadedVersions loaded, bool skipOtherShapes)
+    public static TrackedRowRefresher? For(DbContext context, IStateManager stateManager, string? planTag, LoadedVersions loaded, bool skipOtherShapes)
     {
-        var stateManager = context.GetService<IStateManager>();
         if (stateManager.Count == 0
-            || RowLockReadPlan.FindInCommandText(commandText, context.Model) is not { Entities.Count: > 0 } plan)
+            || planTag is null
+            || RowLockReadPlan.Find(planTag, context.Model) is not { Entities.Count: > 0 } plan)
         {
             return null;
         }

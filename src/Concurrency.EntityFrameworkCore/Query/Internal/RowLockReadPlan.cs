@@ -94,6 +94,10 @@ internal sealed class RowLockReadPlan
 
     /// <summary>The plan in a command's text, read with <paramref name="model" />; null when the command carries none.</summary>
     public static RowLockReadPlan? FindInCommandText(string commandText, IModel model)
+        => FindTag(commandText) is { } tag ? Find(tag, model) : null;
+
+    /// <summary>The plan's tag line in a command's text; null when the command carries none.</summary>
+    public static string? FindTag(string commandText)
     {
         var start = commandText.IndexOf(Prefix, StringComparison.Ordinal);
         if (start < 0)
@@ -102,7 +106,12 @@ internal sealed class RowLockReadPlan
         }
 
         var end = commandText.IndexOfAny(['\r', '\n'], start);
-        var tag = end < 0 ? commandText[start..] : commandText[start..end];
+        return end < 0 ? commandText[start..] : commandText[start..end];
+    }
+
+    /// <summary>The plan of a tag line found by <see cref="FindTag" />, read with <paramref name="model" /> once and cached on it.</summary>
+    public static RowLockReadPlan Find(string tag, IModel model)
+    {
         var cache = model.GetOrAddRuntimeAnnotationValue(
             CacheAnnotation,
             static _ => new ConcurrentDictionary<string, RowLockReadPlan>(StringComparer.Ordinal),

@@ -113,10 +113,33 @@ public sealed class NamedLockAttackTests(Provider provider) : NamedLockTestBase(
         }
     }
 
+    [Test]
+    [Category("Break")]
+    [CancelAfter(60_000)]
+    public async Task A_session_lock_disposed_inside_a_failed_transaction_is_released()
+    {
+        RequirePostgres("an aborted PostgreSQL transaction refuses every statement until its rollback");
+        var name = UniqueName("aborted");
+        await using var holder = CreateWorkerContext();
+        await holder.Database.OpenConnectionAsync(); // a long-lived context that keeps its connection (otherwise the pool's reset hides it)
+        await using (var transaction = await holder.Database.BeginTransactionAsync())
+        {
+            // The usual shape: await using var transaction = ...; await using var handle = ...; then a statement fails.
+            await using (await holder.Database.AcquireLockAsync(name))
+            {
+                await Assert.CatchAsync(() => holder.Database.ExecuteSqlRawAsync("SELECT 1/0"));
+            } // the handle is disposed here, while the transaction is aborted
+
+            await transaction.RollbackAsync();
+        }
+
+        await holder.PlainCounters.CountAsync(); // the context lives on (a pooled or long-lived one)
+        Assert.That(await IsFree(name), Is.True, "the handle was disposed without an error: the lock must be free");
+    }
+
     // ---- transaction locks and savepoints ----
 
     [Test]
-    [Category("Break")]
     [CancelAfter(60_000)]
     public async Task A_transaction_lock_taken_after_a_savepoint_is_not_silently_lost_by_rolling_back_to_it()
     {

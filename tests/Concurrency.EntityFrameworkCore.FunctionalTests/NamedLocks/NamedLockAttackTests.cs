@@ -278,6 +278,76 @@ public sealed class NamedLockAttackTests(Provider provider) : NamedLockTestBase(
         }
     }
 
+    // ---- SQLite: one database, several spellings ----
+
+    private static WorkerContext SqliteContext(string connectionString)
+        => new(new DbContextOptionsBuilder<WorkerContext>().UseSqlite(connectionString).UseConcurrency().Options);
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task Two_spellings_of_one_shared_in_memory_database_share_its_locks()
+    {
+        if (IsPostgres)
+        {
+            Assert.Ignore("SQLite in-memory databases");
+        }
+
+        var db = "mem" + Guid.NewGuid().ToString("N");
+        var spellingA = $"Data Source={db};Mode=Memory;Cache=Shared";
+        var spellingB = $"Mode=Memory;Cache=Shared;Data Source={db}";
+        await using var keepAlive = new Microsoft.Data.Sqlite.SqliteConnection(spellingA);
+        await keepAlive.OpenAsync();
+        await using (var probe = new Microsoft.Data.Sqlite.SqliteConnection(spellingB))
+        {
+            await probe.OpenAsync();
+            await using var create = keepAlive.CreateCommand();
+            create.CommandText = "CREATE TABLE shared_probe (x INTEGER)";
+            await create.ExecuteNonQueryAsync();
+            await using var read = probe.CreateCommand();
+            read.CommandText = "SELECT count(*) FROM shared_probe";
+            Assert.That(await read.ExecuteScalarAsync(), Is.EqualTo(0L), "both spellings open the same database");
+        }
+
+        var name = UniqueName("memory");
+        await using var a = SqliteContext(spellingA);
+        await using var handle = await a.Database.AcquireLockAsync(name);
+        await using var b = SqliteContext(spellingB);
+        Assert.That(await b.Database.TryAcquireLockAsync(name), Is.Null, "the same database, the same lock name: it is held");
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task Relative_and_symlinked_paths_to_one_file_share_its_locks()
+    {
+        if (IsPostgres)
+        {
+            Assert.Ignore("SQLite file paths");
+        }
+
+        var dir = Directory.CreateTempSubdirectory("nl-attack").FullName;
+        var link = dir + "-link";
+        Directory.CreateSymbolicLink(link, dir);
+        try
+        {
+            var file = Path.Combine(dir, "db.sqlite");
+            var relative = Path.GetRelativePath(Environment.CurrentDirectory, file);
+            var name = UniqueName("paths");
+            await using var a = SqliteContext($"Data Source={file}");
+            await using var handle = await a.Database.AcquireLockAsync(name);
+            foreach (var spelling in new[] { relative, Path.Combine(link, "db.sqlite"), Path.Combine(dir, ".", "db.sqlite") })
+            {
+                await using var b = SqliteContext($"Data Source={spelling}");
+                Assert.That(await b.Database.TryAcquireLockAsync(name, TimeSpan.FromMilliseconds(50)), Is.Null, spelling);
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(link);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     // ---- odd arguments ----
 
     [Test]

@@ -229,6 +229,64 @@ public sealed class NamedLockAttackTests(Provider provider) : NamedLockTestBase(
         }
     }
 
+    /// <summary>Cancels a token the moment the lock statement's reader is returned: the lock is granted, the call not yet done.</summary>
+    private sealed class CancelWhenGranted(CancellationTokenSource cts) : Microsoft.EntityFrameworkCore.Diagnostics.DbCommandInterceptor
+    {
+        public override ValueTask<System.Data.Common.DbDataReader> ReaderExecutedAsync(
+            System.Data.Common.DbCommand command,
+            Microsoft.EntityFrameworkCore.Diagnostics.CommandExecutedEventData eventData,
+            System.Data.Common.DbDataReader result,
+            CancellationToken cancellationToken = default)
+        {
+            if (command.CommandText.Contains("advisory_lock", StringComparison.Ordinal)
+                || command.CommandText.Contains("__concurrency_lock_token", StringComparison.Ordinal))
+            {
+                cts.Cancel();
+            }
+
+            return ValueTask.FromResult(result);
+        }
+    }
+
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task A_cancellation_that_arrives_just_after_the_grant_leaves_no_lock_and_a_usable_transaction([Values] bool inTransaction)
+    {
+        var name = UniqueName("granted");
+        using var cts = new CancellationTokenSource();
+        await using var holder = CreateWorkerContext(new CancelWhenGranted(cts));
+        await using var transaction = inTransaction ? await holder.Database.BeginTransactionAsync() : null;
+        NamedLockHandle? handle = null;
+        try
+        {
+            handle = await holder.Database.AcquireLockAsync(name, TimeSpan.FromSeconds(5), cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        Assert.That(await holder.PlainCounters.CountAsync(), Is.GreaterThanOrEqualTo(0), "the context (and its transaction) stays usable");
+        if (transaction is not null && !IsPostgres)
+        {
+            await transaction.CommitAsync(); // SQLite: the token's write holds the database's write lock, which a probe would wait for
+        }
+
+        if (handle is not null)
+        {
+            Assert.That(await IsFree(name), Is.False, "the call returned a handle: it holds the lock");
+            await handle.DisposeAsync();
+        }
+        else
+        {
+            Assert.That(await IsFree(name), Is.True, "the call was cancelled: nothing may be left held");
+        }
+
+        if (transaction is not null && IsPostgres)
+        {
+            await transaction.CommitAsync();
+        }
+    }
+
     // ---- 16 tasks racing on a few names ----
 
     [Test]

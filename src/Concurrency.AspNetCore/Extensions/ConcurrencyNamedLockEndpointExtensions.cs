@@ -72,6 +72,7 @@ public static class ConcurrencyNamedLockEndpointExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(timeout, TimeSpan.FromMilliseconds(int.MaxValue)); // the named lock's limit, refused here rather than on every request
         var template = NamedLockTemplate.Parse(name);
 
         builder.Add(endpoint =>

@@ -38,6 +38,15 @@ internal sealed class NamedLockTransactionInterceptor(NamedLockRegistry registry
         return Task.CompletedTask;
     }
 
+    public override void RolledBackToSavepoint(DbTransaction transaction, TransactionEventData eventData)
+        => registry.RolledBackToSavepoint(transaction);
+
+    public override Task RolledBackToSavepointAsync(DbTransaction transaction, TransactionEventData eventData, CancellationToken cancellationToken = default)
+    {
+        registry.RolledBackToSavepoint(transaction);
+        return Task.CompletedTask;
+    }
+
     public void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData)
         => registry.TransactionEnded(null);
 

@@ -89,6 +89,21 @@ internal sealed class NamedLockRegistry : IResettableService, IDisposable
         Release(ended);
     }
 
+    /// <summary>
+    ///     A rollback to a savepoint of <paramref name="transaction" />: on PostgreSQL it releases the transaction locks taken
+    ///     after that savepoint, and EF does not say which savepoint it was. So the lease-less (PostgreSQL) entries of the
+    ///     transaction are forgotten, letting the application take such a lock again; taking one again that is still held is
+    ///     harmless (PostgreSQL counts it, and both end with the transaction). SQLite's file locks (entries with a lease) stay
+    ///     held until the transaction ends, so their entries stay.
+    /// </summary>
+    public void RolledBackToSavepoint(DbTransaction transaction)
+    {
+        lock (_sync)
+        {
+            _transaction.RemoveAll(e => e.Transaction == transaction && e.Lease is null);
+        }
+    }
+
     public void ResetState()
         => TransactionEnded(null);
 

@@ -52,7 +52,7 @@ internal sealed class SqliteNamedLocks : NamedLockStrategy
             var connection = database.GetDbConnection();
             var file = connection.DataSource;
             var path = string.IsNullOrEmpty(file) ? null : Path.Combine(file + ".locks", LockKey.ToHex(request.Key) + ".lock");
-            var gateKey = path ?? "memory:" + connection.ConnectionString + "\0" + request.Name;
+            var gateKey = path ?? "memory:" + InMemoryName(connection.ConnectionString) + "\0" + request.Name;
             var fileLock = await FileLock.AcquireAsync(gateKey, path, request.Timeout, async, cancellationToken).ConfigureAwait(false);
             if (fileLock is null)
             {
@@ -80,6 +80,24 @@ internal sealed class SqliteNamedLocks : NamedLockStrategy
                 database.CloseConnection();
             }
         }
+    }
+
+    /// <summary>
+    ///     The name of an in-memory database (its Data Source), not the whole connection string: two spellings of one shared
+    ///     database ("Data Source=x;Mode=Memory;Cache=Shared" and "Mode=Memory;Cache=Shared;Data Source=x") share its locks.
+    /// </summary>
+    private static string InMemoryName(string connectionString)
+    {
+        var builder = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = connectionString };
+        foreach (var keyword in (string[])["Data Source", "DataSource", "Filename"])
+        {
+            if (builder.TryGetValue(keyword, out var value) && value is string name)
+            {
+                return name;
+            }
+        }
+
+        return string.Empty;
     }
 
     private static async Task<long> NextTokenAsync(DbContext context, bool async, CancellationToken cancellationToken)

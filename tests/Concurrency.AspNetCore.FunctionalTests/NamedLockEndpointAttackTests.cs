@@ -153,7 +153,6 @@ public sealed class NamedLockEndpointAttackTests(Provider provider) : WebTestBas
     }
 
     [Test]
-    [Category("Break")]
     [CancelAfter(120_000)]
     public async Task Work_done_by_the_returned_result_still_runs_under_the_lock()
     {

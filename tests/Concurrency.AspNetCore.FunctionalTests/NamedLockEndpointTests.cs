@@ -72,6 +72,22 @@ public sealed class NamedLockEndpointTests(Provider provider) : WebTestBase(prov
     }
 
     [Test]
+    public async Task A_streamed_result_is_written_under_the_lock()
+    {
+        var streaming = Send(HttpMethod.Post, "/stream/imports/s1");
+        await Gate.Entered("stream:s1").WaitAsync(Hang);
+
+        // The handler has returned; its IAsyncEnumerable is being written, and the lock is still held.
+        await Problem(await Send(HttpMethod.Post, "/imports/s1"), 409);
+
+        Gate.Open("stream:s1");
+        var response = await streaming.WaitAsync(Hang);
+        Assert.That(await response.Content.ReadFromJsonAsync<int[]>(), Is.EqualTo(new[] { 1, 2 }));
+        Gate.Open("now:s1");
+        Assert.That((await Result(Send(HttpMethod.Post, "/imports/s1"))).LockName, Is.EqualTo("import:s1"), "released once written");
+    }
+
+    [Test]
     public async Task Lock_names_come_from_the_route_values_of_the_group_and_the_endpoint()
     {
         var first = Send(HttpMethod.Post, "/feeds/f1/items/i1");

@@ -18,7 +18,9 @@ public static class ConcurrencyNamedLockEndpointExtensions
     ///     values, such as <c>"import:{id}"</c>: requests for the same name run one at a time, across every app server
     ///     sharing the database. A request that cannot have the lock within <paramref name="timeout" /> is answered with
     ///     problem+json (409 Conflict, or 423 Locked: <see cref="ConcurrencyHttpOptions.NamedLockBusyStatusCode" />) and its
-    ///     handler does not run. The lock is released when the handler returns or throws.
+    ///     handler does not run. The handler's result runs under the lock too: a returned <see cref="IResult" /> is executed
+    ///     and a returned object (for example an <see cref="IAsyncEnumerable{T}" />) is written as JSON before the release
+    ///     (outer filters then see an empty result). The lock is released after that, or when the handler throws.
     /// </summary>
     /// <remarks>
     ///     The handler finds its lock with <c>HttpContext.GetNamedLock()</c> (for the fencing token). When the lock is lost

@@ -15,7 +15,15 @@ internal static class NamedLockScope
     public static NamedLockHandle? Current(HttpContext http)
         => http.Items.TryGetValue(ItemsKey, out var value) ? value as NamedLockHandle : null;
 
-    public static async ValueTask<object?> RunAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next, NamedLockHandle handle)
+    /// <summary>
+    ///     Runs the handler and then its result under the lock: an <see cref="IResult" /> is executed here, an object is
+    ///     written as JSON here (an <see cref="IAsyncEnumerable{T}" /> runs the application's code while it is written), and
+    ///     an empty result goes back to the framework, so nothing of the handler's work is left for after the release.
+    /// </summary>
+    public static async ValueTask<object?> RunAsync(
+        EndpointFilterInvocationContext invocation,
+        EndpointFilterDelegate next,
+        NamedLockHandle handle)
     {
         var http = invocation.HttpContext;
         var outerHandle = Current(http);
@@ -36,7 +44,21 @@ internal static class NamedLockScope
         http.RequestAborted = lostOrAborted.Token;
         try
         {
-            return await next(invocation).ConfigureAwait(false);
+            var returned = await next(invocation).ConfigureAwait(false);
+            switch (returned)
+            {
+                case IResult result:
+                    // The result's own work (a stream, a file, a callback) runs now, under the lock.
+                    await result.ExecuteAsync(http).ConfigureAwait(false);
+                    return Results.Empty;
+                case null or string or ValueType:
+                    return returned; // written as it is: nothing of the application's runs after the handler
+                default:
+                    // The framework would serialize it after the filters, when the lock is released (and an
+                    // IAsyncEnumerable runs the application's code then): write it as JSON now, as the framework would.
+                    await TypedResults.Json(returned, (System.Text.Json.JsonSerializerOptions?)null, null, null).ExecuteAsync(http).ConfigureAwait(false);
+                    return Results.Empty;
+            }
         }
         finally
         {

@@ -60,12 +60,23 @@ public static class ImportEndpoints
             .MapPost("/items/{item}", (string feed, string item, HttpContext http, ImportGate gate, CancellationToken ct) => RunAsync($"feed:{feed}/{item}", http, gate, ct))
             .RequireNamedLock<WebContext>("{feed}/{item}");
 
+        // A streamed body: the application's code runs while the framework writes the response.
+        app.MapPost("/stream/imports/{id}", (string id, ImportGate gate) => StreamAsync("stream:" + id, gate))
+            .RequireNamedLock<WebContext>("import:{id}");
+
         // A handler that takes a named lock itself, with a short wait: LockTimeoutException reaches the exception handler.
         app.MapPost("/direct/imports/{id}", async (string id, WebContext db, CancellationToken ct) =>
         {
             await using var handle = await db.Database.AcquireLockAsync("import:" + id, TimeSpan.FromMilliseconds(200), ct);
             return Results.Ok(new ImportResult(handle.Name, handle.FencingToken, false));
         });
+    }
+
+    private static async IAsyncEnumerable<int> StreamAsync(string key, ImportGate gate)
+    {
+        yield return 1;
+        await gate.PassAsync(key, CancellationToken.None);
+        yield return 2;
     }
 
     private static async Task<IResult> RunAsync(string key, HttpContext http, ImportGate gate, CancellationToken ct)

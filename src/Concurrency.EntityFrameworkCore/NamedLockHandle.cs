@@ -6,7 +6,8 @@ namespace Concurrency.EntityFrameworkCore;
 ///     A named lock held by this process, from <c>context.Database.AcquireLockAsync(name)</c> or
 ///     <c>context.AcquireLockAsync(entity)</c>: nobody else (another context, thread or process on the same database) holds
 ///     the same name until it is disposed. Disposing releases the lock; disposing twice is harmless, and releasing a lock
-///     that was lost (its connection died) never throws. Dispose it before the context it was acquired with.
+///     that was lost (its connection died) never throws. Dispose it before the context it was acquired with; a handle its
+///     context outlived was let go with the context's connection (see docs/named-locks.md).
 /// </summary>
 public sealed class NamedLockHandle : IAsyncDisposable, IDisposable
 {
@@ -19,6 +20,10 @@ public sealed class NamedLockHandle : IAsyncDisposable, IDisposable
         FencingToken = fencingToken;
         _lease = lease;
     }
+
+    /// <summary>What holds the lock.</summary>
+    internal NamedLockLease Lease
+        => _lease;
 
     /// <summary>The name of the lock (for an entity lock, the name built from its type and key, e.g. <c>entity:Blog.Article(Id=5)</c>).</summary>
     public string Name { get; }

@@ -7,7 +7,8 @@ namespace Concurrency.EntityFrameworkCore.Diagnostics.Internal;
 /// <summary>
 ///     Ends the transaction-scoped named locks of a transaction when it commits, rolls back or fails, and when the
 ///     connection closes (a transaction cannot outlive it): PostgreSQL has released them itself; SQLite's file locks are
-///     released here.
+///     released here. Before the context's connection closes or is disposed, the PostgreSQL session locks that live on
+///     it are unlocked (their handles report the loss), so none goes back to Npgsql's pool still held.
 /// </summary>
 internal sealed class NamedLockTransactionInterceptor(NamedLockRegistry registry) : DbTransactionInterceptor, IDbConnectionInterceptor
 {
@@ -45,6 +46,30 @@ internal sealed class NamedLockTransactionInterceptor(NamedLockRegistry registry
     {
         registry.RolledBackToSavepoint(transaction);
         return Task.CompletedTask;
+    }
+
+    public InterceptionResult ConnectionClosing(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+    {
+        registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: false).AsTask().GetAwaiter().GetResult();
+        return result;
+    }
+
+    public async ValueTask<InterceptionResult> ConnectionClosingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+    {
+        await registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: true).ConfigureAwait(false);
+        return result;
+    }
+
+    public InterceptionResult ConnectionDisposing(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+    {
+        registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: false).AsTask().GetAwaiter().GetResult();
+        return result;
+    }
+
+    public async ValueTask<InterceptionResult> ConnectionDisposingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+    {
+        await registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: true).ConfigureAwait(false);
+        return result;
     }
 
     public void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData)

@@ -43,6 +43,13 @@ internal sealed class LockLossMonitor
         return monitor;
     }
 
+    /// <summary>The lock is known to be gone (its context let go of it): cancels <see cref="Token" />, then stops.</summary>
+    public async ValueTask LostAsync(bool async)
+    {
+        await _lost.CancelAsync().ConfigureAwait(false);
+        await StopAsync(async).ConfigureAwait(false);
+    }
+
     public async ValueTask StopAsync(bool async)
     {
         await _stop.CancelAsync().ConfigureAwait(false);

@@ -12,7 +12,7 @@ namespace Concurrency.EntityFrameworkCore.Storage.Internal.NamedLocks;
 internal sealed class NamedLockRegistry : IResettableService, IDisposable
 {
     private readonly Lock _sync = new();
-    private readonly HashSet<string> _session = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NamedLockLease?> _session = new(StringComparer.Ordinal);
     private readonly List<TransactionEntry> _transaction = [];
 
     /// <summary>Reserves <paramref name="name" /> for a session lock; throws when this context holds it already.</summary>
@@ -23,17 +23,54 @@ internal sealed class NamedLockRegistry : IResettableService, IDisposable
         {
             ended = EndStale(current);
             ThrowIfHeld(name, current);
-            _session.Add(name);
+            _session.Add(name, null);
         }
 
         Release(ended);
     }
 
-    public void ExitSession(string name)
+    /// <summary>Records the lease of a session lock reserved by <see cref="EnterSession" />, once it is held.</summary>
+    public void AttachSession(string name, NamedLockLease lease)
     {
         lock (_sync)
         {
-            _session.Remove(name);
+            _session[name] = lease;
+        }
+    }
+
+    /// <summary>Ends the reservation of <paramref name="name" /> if it is still <paramref name="lease" />'s (or was never held).</summary>
+    public void ExitSession(string name, NamedLockLease? lease)
+    {
+        lock (_sync)
+        {
+            if (_session.TryGetValue(name, out var current) && (current is null || ReferenceEquals(current, lease)))
+            {
+                _session.Remove(name);
+            }
+        }
+    }
+
+    /// <summary>
+    ///     The context lets go of its session locks without their handles: its connection is closing or being disposed
+    ///     (<paramref name="connectionBoundOnly" />: only the locks that live on it), or the context is reset for the next
+    ///     user of a pool (all of them). Each is released and, if its handle was not disposed, reported lost; the names
+    ///     are free for this context again.
+    /// </summary>
+    public async ValueTask AbandonSessionsAsync(DbConnection? connection, bool connectionBoundOnly, bool async)
+    {
+        List<NamedLockLease> abandoned;
+        lock (_sync)
+        {
+            abandoned = [.. _session.Values.OfType<NamedLockLease>().Where(l => !connectionBoundOnly || l.LivesOnConnection)];
+            foreach (var name in _session.Where(e => e.Value is not null && abandoned.Contains(e.Value)).Select(e => e.Key).ToList())
+            {
+                _session.Remove(name);
+            }
+        }
+
+        foreach (var lease in abandoned)
+        {
+            await lease.AbandonAsync(connection, async).ConfigureAwait(false);
         }
     }
 
@@ -80,13 +117,21 @@ internal sealed class NamedLockRegistry : IResettableService, IDisposable
     public void TransactionEnded(DbTransaction? transaction)
     {
         List<TransactionEntry> ended;
+        List<NamedLockLease> pending;
         lock (_sync)
         {
             ended = _transaction.Where(e => transaction is null || e.Transaction == transaction).ToList();
             _transaction.RemoveAll(ended.Contains);
+            pending = [.. _session.Values.OfType<NamedLockLease>().Where(l => l.ReleasePending)];
         }
 
         Release(ended);
+
+        // Session locks whose handles were disposed while the transaction had failed: their unlock can be sent now.
+        foreach (var lease in pending)
+        {
+            lease.AbandonAsync(null, async: false).AsTask().GetAwaiter().GetResult();
+        }
     }
 
     /// <summary>
@@ -104,13 +149,17 @@ internal sealed class NamedLockRegistry : IResettableService, IDisposable
         }
     }
 
+    /// <summary>The context is disposed or returned to a pool: whatever its handles still hold is let go, so the next user starts clean.</summary>
     public void ResetState()
-        => TransactionEnded(null);
-
-    public Task ResetStateAsync(CancellationToken cancellationToken = default)
     {
-        ResetState();
-        return Task.CompletedTask;
+        AbandonSessionsAsync(null, connectionBoundOnly: false, async: false).AsTask().GetAwaiter().GetResult();
+        TransactionEnded(null);
+    }
+
+    public async Task ResetStateAsync(CancellationToken cancellationToken = default)
+    {
+        await AbandonSessionsAsync(null, connectionBoundOnly: false, async: true).ConfigureAwait(false);
+        TransactionEnded(null);
     }
 
     public void Dispose()
@@ -118,7 +167,7 @@ internal sealed class NamedLockRegistry : IResettableService, IDisposable
 
     private void ThrowIfHeld(string name, DbTransaction? current)
     {
-        if (_session.Contains(name))
+        if (_session.ContainsKey(name))
         {
             throw new InvalidOperationException(
                 $"The named lock '{name}' is already held through this context. Named locks are not re-entrant: dispose the first"

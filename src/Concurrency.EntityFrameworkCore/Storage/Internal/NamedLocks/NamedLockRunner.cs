@@ -34,12 +34,16 @@ internal static class NamedLockRunner
         {
             handle = await strategy.AcquireAsync(new LockRequest(context, name, LockKey.Of(name), timeout, registry), async, cancellationToken)
                 .ConfigureAwait(false);
+            if (handle is not null)
+            {
+                registry.AttachSession(name, handle.Lease);
+            }
         }
         finally
         {
             if (handle is null)
             {
-                registry.ExitSession(name);
+                registry.ExitSession(name, null);
             }
         }
 

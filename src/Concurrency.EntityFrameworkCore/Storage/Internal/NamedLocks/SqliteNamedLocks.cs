@@ -121,10 +121,17 @@ internal sealed class SqliteNamedLocks : NamedLockStrategy
     /// <summary>Releases the file lock (and, for a session lock, the context's reservation of the name).</summary>
     private sealed class Lease(FileLock fileLock, LockRequest? session) : NamedLockLease
     {
+        private int _released;
+
         public override ValueTask ReleaseAsync(bool async)
         {
+            if (Interlocked.Exchange(ref _released, 1) != 0)
+            {
+                return ValueTask.CompletedTask; // released already, when its context was disposed or reset
+            }
+
             fileLock.Release();
-            session?.Registry.ExitSession(session.Name);
+            session?.Registry.ExitSession(session.Name, this);
             return ValueTask.CompletedTask;
         }
     }

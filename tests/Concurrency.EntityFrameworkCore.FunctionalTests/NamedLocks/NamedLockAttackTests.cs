@@ -39,6 +39,21 @@ public sealed class NamedLockAttackTests(Provider provider) : NamedLockTestBase(
         }
     }
 
+    [Test]
+    [CancelAfter(60_000)]
+    public async Task A_context_disposed_before_its_handle_releases_the_lock_and_the_late_dispose_is_harmless()
+    {
+        var name = UniqueName("context-first");
+        var holder = CreateWorkerContext();
+        var handle = await holder.Database.AcquireLockAsync(name);
+        var lost = handle.HandleLostToken; // watched, as WithLockAsync does
+        await holder.DisposeAsync();
+
+        Assert.That(await IsFree(name), Is.True, "nothing is left held by the disposed context's pooled connection or file lock");
+        Assert.That(lost.IsCancellationRequested, Is.EqualTo(IsPostgres), "PostgreSQL: the handle reports the loss");
+        await Assert.DoesNotThrowAsync(async () => await handle.DisposeAsync());
+    }
+
     // ---- a pooled context returned to the pool with a lock still held ----
 
     [Test]

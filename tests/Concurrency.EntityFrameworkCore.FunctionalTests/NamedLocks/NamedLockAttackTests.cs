@@ -49,7 +49,7 @@ public sealed class NamedLockAttackTests(Provider provider) : NamedLockTestBase(
         var lost = handle.HandleLostToken; // watched, as WithLockAsync does
         await holder.DisposeAsync();
 
-        Assert.That(await IsFree(name), Is.True, "nothing is left held by the disposed context's pooled connection or file lock");
+        Assert.That(await IsFree(name), Is.True, $"{Provider}: nothing is left held by the disposed context's pooled connection or file lock");
         Assert.That(lost.IsCancellationRequested, Is.EqualTo(IsPostgres), "PostgreSQL: the handle reports the loss");
         await Assert.DoesNotThrowAsync(async () => await handle.DisposeAsync());
     }

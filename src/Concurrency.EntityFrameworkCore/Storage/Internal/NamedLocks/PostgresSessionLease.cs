@@ -13,6 +13,9 @@ namespace Concurrency.EntityFrameworkCore.Storage.Internal.NamedLocks;
 internal sealed class PostgresSessionLease(LockRequest request, int backendPid) : NamedLockLease
 {
     private readonly Lock _sync = new();
+
+    // Kept from the acquisition: when the context is being disposed, its Database facade is no longer reachable.
+    private readonly DbConnection _connection = request.Context.Database.GetDbConnection();
     private LockLossMonitor? _monitor;
     private bool _released;
     private bool _abandoned;
@@ -48,7 +51,7 @@ internal sealed class PostgresSessionLease(LockRequest request, int backendPid) 
                     return CancellationToken.None;
                 }
 
-                _monitor ??= LockLossMonitor.Start(request.Context.Database.GetDbConnection(), backendPid, request.Key);
+                _monitor ??= LockLossMonitor.Start(_connection, backendPid, request.Key);
                 return _monitor.Token;
             }
         }
@@ -124,7 +127,7 @@ internal sealed class PostgresSessionLease(LockRequest request, int backendPid) 
 
         try
         {
-            connection ??= request.Context.Database.GetDbConnection();
+            connection ??= _connection;
             if (connection.State == System.Data.ConnectionState.Open)
             {
                 // On the connection itself, not through EF: EF is closing, disposing or resetting it right now.
@@ -139,6 +142,10 @@ internal sealed class PostgresSessionLease(LockRequest request, int backendPid) 
                     _ = async ? await command.ExecuteScalarAsync().ConfigureAwait(false) : command.ExecuteScalar();
                 }
             }
+            else
+            {
+                ForgetPooledSession(connection);
+            }
         }
         catch (Exception e) when (e is DbException or InvalidOperationException or ObjectDisposedException)
         {
@@ -146,6 +153,20 @@ internal sealed class PostgresSessionLease(LockRequest request, int backendPid) 
         }
 
         request.Registry.ExitSession(request.Name, this);
+    }
+
+    /// <summary>
+    ///     The connection was closed before this lock could be unlocked on it (EF closes the context's connection on its
+    ///     way to disposing it), so its session, with the lock, sits idle in Npgsql's pool until the connection is used
+    ///     again. Clearing that pool (Npgsql's public static <c>ClearPool</c>, found by reflection: the core package does not
+    ///     reference Npgsql) closes its idle sessions now, and the server releases their locks. It costs the pool's idle
+    ///     connections, on a path only a handle its context outlived takes.
+    /// </summary>
+    private static void ForgetPooledSession(DbConnection connection)
+    {
+        var type = connection.GetType();
+        type.GetMethod("ClearPool", System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static, [type])
+            ?.Invoke(null, [connection]);
     }
 
     private async ValueTask CloseAsync(bool async)

@@ -50,25 +50,38 @@ internal sealed class NamedLockTransactionInterceptor(NamedLockRegistry registry
 
     public InterceptionResult ConnectionClosing(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
     {
-        registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: false).AsTask().GetAwaiter().GetResult();
+        LetGo(connection);
         return result;
     }
 
-    public async ValueTask<InterceptionResult> ConnectionClosingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
-    {
-        await registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: true).ConfigureAwait(false);
-        return result;
-    }
+    public ValueTask<InterceptionResult> ConnectionClosingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+        => LetGoAsync(connection, result);
 
     public InterceptionResult ConnectionDisposing(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
     {
-        registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: false).AsTask().GetAwaiter().GetResult();
+        LetGo(connection);
         return result;
     }
 
-    public async ValueTask<InterceptionResult> ConnectionDisposingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+    public ValueTask<InterceptionResult> ConnectionDisposingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+        => LetGoAsync(connection, result);
+
+    private void LetGo(DbConnection connection)
     {
-        await registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: true).ConfigureAwait(false);
+        if (registry.HoldsSessions)
+        {
+            registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: false).AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    /// <summary>Every close of every context's connection passes here: without session locks it returns at once, allocating nothing.</summary>
+    private async ValueTask<InterceptionResult> LetGoAsync(DbConnection connection, InterceptionResult result)
+    {
+        if (registry.HoldsSessions)
+        {
+            await registry.AbandonSessionsAsync(connection, connectionBoundOnly: true, async: true).ConfigureAwait(false);
+        }
+
         return result;
     }
 

@@ -15,6 +15,21 @@ internal sealed class NamedLockRegistry : IResettableService, IDisposable
     private readonly Dictionary<string, NamedLockLease?> _session = new(StringComparer.Ordinal);
     private readonly List<TransactionEntry> _transaction = [];
 
+    /// <summary>
+    ///     Whether this context holds (or is taking) any session lock: the cheap check that lets every connection close and
+    ///     transaction end of a context without named locks skip the rest.
+    /// </summary>
+    public bool HoldsSessions
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _session.Count > 0;
+            }
+        }
+    }
+
     /// <summary>Reserves <paramref name="name" /> for a session lock; throws when this context holds it already.</summary>
     public void EnterSession(string name, DbTransaction? current)
     {
@@ -120,6 +135,11 @@ internal sealed class NamedLockRegistry : IResettableService, IDisposable
         List<NamedLockLease> pending;
         lock (_sync)
         {
+            if (_transaction.Count == 0 && _session.Count == 0)
+            {
+                return; // the usual case: a context without named locks
+            }
+
             ended = _transaction.Where(e => transaction is null || e.Transaction == transaction).ToList();
             _transaction.RemoveAll(ended.Contains);
             pending = [.. _session.Values.OfType<NamedLockLease>().Where(l => l.ReleasePending)];

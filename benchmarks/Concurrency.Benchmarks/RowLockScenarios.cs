@@ -10,6 +10,13 @@ public enum LockQuery
     /// <summary><c>FromSql("SELECT ... FOR UPDATE")</c> on plain EF Core: what users write today.</summary>
     FromSql,
 
+    /// <summary>
+    ///     The same <c>FromSql</c> on a context with this library (<c>UseConcurrency().UseRowLocks()</c>), as
+    ///     <see cref="ForUpdate" /> runs on: the difference to it is the operator's own cost, without the library's cost on
+    ///     every query of such a context (its interceptors), which a FromSql query pays as well.
+    /// </summary>
+    FromSqlWithLibrary,
+
     /// <summary><c>ForUpdate()</c> from this library.</summary>
     ForUpdate,
 
@@ -88,7 +95,7 @@ public sealed class LockByKeyScenario(string name, LockQuery query) : Scenario(n
     {
         var row = query switch
         {
-            LockQuery.FromSql => await _context!.Set<PlainRow>()
+            LockQuery.FromSql or LockQuery.FromSqlWithLibrary => await _context!.Set<PlainRow>()
                 .FromSql($"SELECT * FROM plain_rows WHERE \"Id\" = {id} FOR UPDATE")
                 .SingleAsync(),
             LockQuery.ForUpdate => await _context!.Set<PlainRow>().Where(r => r.Id == id).ForUpdate().SingleAsync(),
@@ -457,6 +464,7 @@ public sealed class RawQueueScenario(string name, string table, bool byIds) : Qu
 public static class RowLockScenarios
 {
     public const string FromSqlVariant = "FromSql(\"... FOR UPDATE\"), plain EF (baseline)";
+    public const string FromSqlWithLibraryVariant = "FromSql(\"... FOR UPDATE\"), UseConcurrency().UseRowLocks()";
     public const string RawQueueVariant = "raw Npgsql: claim, batch of UPDATEs (baseline)";
     public const string RawQueueByIdsVariant = "raw Npgsql: claim ids, one UPDATE by ids";
     public const string FromSqlQueueVariant = "FromSql, tracked, SaveChanges (plain EF)";
@@ -466,7 +474,8 @@ public static class RowLockScenarios
         =>
         [
             new LockByKeyScenario(FromSqlVariant, LockQuery.FromSql),
-            new LockByKeyScenario("ForUpdate()", LockQuery.ForUpdate),
+            new LockByKeyScenario(FromSqlWithLibraryVariant, LockQuery.FromSqlWithLibrary),
+            new LockByKeyScenario("ForUpdate()", LockQuery.ForUpdate) { References = [FromSqlWithLibraryVariant] },
             new LockByKeyScenario("ForUpdate(timeout: 2 s)", LockQuery.ForUpdateTimeout),
             new RawLockByKeyScenario("raw Npgsql SELECT ... FOR UPDATE"),
         ];

@@ -42,6 +42,20 @@ public class ShopContext(string connectionString) : DbContext
 
 public static class RowLocks
 {
+    #region row-locks-compiled
+    private static readonly Func<ShopContext, int, Task<Item>> ItemForUpdate = EF.CompileAsyncQuery(
+        (ShopContext db, int id) => db.Items.Where(i => i.Id == id).ForUpdate().Single());
+    #endregion
+
+    public static async Task SellCompiledAsync(ShopContext db, int id)
+    {
+        await using var transaction = await db.Database.BeginTransactionAsync();
+        var item = await ItemForUpdate(db, id);
+        item.Stock--;
+        await db.SaveChangesAsync();
+        await transaction.CommitAsync();
+    }
+
     public static async Task SellAsync(ShopContext db, int id)
     {
         #region row-locks-use

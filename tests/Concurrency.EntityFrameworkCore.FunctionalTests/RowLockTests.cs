@@ -59,6 +59,117 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
         Assert.DoesNotThrow(() => context.Warehouses.ForUpdate().ForUpdate().ToQueryString(), "the same lock twice is one lock");
     }
 
+    // One per fixture: a compiled query serves one model, and each provider's fixture has its own.
+    private readonly Func<RowLockContext, int, Task<Warehouse?>> _compiledNoWaitAsync = EF.CompileAsyncQuery(
+        (RowLockContext c, int id) => c.Warehouses.Where(w => w.Id == id).ForUpdate(RowLockWait.NoWait).FirstOrDefault());
+
+    private readonly Func<RowLockContext, int, Warehouse?> _compiledNoWait = EF.CompileQuery(
+        (RowLockContext c, int id) => c.Warehouses.Where(w => w.Id == id).ForUpdate(RowLockWait.NoWait).FirstOrDefault());
+
+    private readonly Func<RowLockContext, int, Task<Warehouse?>> _compiledTimeoutAsync = EF.CompileAsyncQuery(
+        (RowLockContext c, int id) => c.Warehouses.Where(w => w.Id == id).ForShare(TimeSpan.FromSeconds(5)).FirstOrDefault());
+
+    [Test]
+    public async Task A_compiled_query_takes_its_row_lock([Values] bool async)
+    {
+        var warehouse = await AddWarehouse("compiled");
+        await using var context = CreateRowLockContext();
+        var outside = await Throws<InvalidOperationException>(() => Compiled(context, warehouse.Id));
+        Assert.That(outside.Message, Does.Contain("BeginTransaction").And.Contain("Warehouse"));
+
+        await using var transaction = await Begin(context, async);
+        Assert.That((await Compiled(context, warehouse.Id))!.Name, Is.EqualTo("compiled"));
+        Assert.That((await _compiledTimeoutAsync(context, warehouse.Id))!.Name, Is.EqualTo("compiled"));
+        if (!IsPostgres)
+        {
+            return; // SQLite: the transaction's write lock is the lock (the SQLite tests show it)
+        }
+
+        Assert.That(RowIsLocked("Warehouses", warehouse.Id), Is.True);
+        await using var other = await OpenSession(async);
+        var error = await Throws<RowLockNotAvailableException>(() => Compiled(other.Context, warehouse.Id));
+        Assert.That(error.Message, Does.Contain("Warehouse").And.Contain("NoWait"));
+
+        Task<Warehouse?> Compiled(RowLockContext c, int id)
+            => async ? _compiledNoWaitAsync(c, id) : Task.FromResult(_compiledNoWait(c, id));
+    }
+
+    [Test]
+    public void A_compiled_query_whose_lock_is_one_of_its_parameters_is_refused_naming_the_fix()
+    {
+        var compiled = EF.CompileQuery(
+            (RowLockContext c, int id, TimeSpan timeout) => c.Warehouses.Where(w => w.Id == id).ForUpdate(timeout).FirstOrDefault());
+        using var context = CreateRowLockContext();
+        using var transaction = context.Database.BeginTransaction();
+        var error = Assert.Throws<InvalidOperationException>(() => compiled(context, 1, TimeSpan.FromSeconds(1)));
+        Assert.That(error!.Message, Does.Contain("Warehouse").And.Contain("constant").And.Contain("ForUpdate"));
+    }
+
+    [Test]
+    public async Task The_same_query_with_another_lock_or_none_is_never_served_from_the_other_ones_cache([Values] bool async)
+    {
+        var warehouse = await AddWarehouse("cache");
+        var commands = new CommandTexts();
+        await using var context = CreateRowLockContext(interceptors: commands);
+        await using var transaction = await Begin(context, async);
+        var id = warehouse.Id;
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var query in new[]
+                     {
+                         context.Warehouses.Where(w => w.Id == id),
+                         context.Warehouses.Where(w => w.Id == id).ForUpdate(),
+                         context.Warehouses.Where(w => w.Id == id).ForShare(),
+                         context.Warehouses.Where(w => w.Id == id).ForUpdate(RowLockWait.NoWait),
+                         context.Warehouses.Where(w => w.Id == id).ForUpdate(TimeSpan.FromSeconds(3)),
+                     })
+            {
+                _ = async ? await query.AsNoTracking().SingleAsync() : query.AsNoTracking().Single();
+            }
+        }
+
+        var expected = new[] { null, "Update:Block:0:", "Share:Block:0:", "Update:NoWait:0:", "Update:Block:3000:" };
+        Assert.That(
+            commands.Texts.Select(t => expected.Skip(1).FirstOrDefault(e => t.Contains(":" + e + "Warehouse", StringComparison.Ordinal))),
+            Is.EqualTo(expected.Concat(expected)));
+        if (IsPostgres)
+        {
+            Assert.That(commands.Texts.Where((_, i) => i % 5 == 0), Has.None.Contain("FOR "));
+            Assert.That(commands.Texts.Where((_, i) => i % 5 == 2), Has.All.Contain("FOR SHARE OF w"));
+        }
+    }
+
+    [Test]
+    public void A_different_lock_inside_a_subquery_fails_when_the_query_is_translated()
+    {
+        using var context = CreateRowLockContext();
+        var query = context.Warehouses.Where(w => context.Shelves.ForShare().Any(s => s.WarehouseId == w.Id)).ForUpdate();
+        var error = Assert.Throws<InvalidOperationException>(() => query.ToQueryString());
+        Assert.That(error!.Message, Does.Contain("two different row locks").And.Contain("ForUpdate()").And.Contain("ForShare()"));
+    }
+
+    /// <summary>The text of every reader command a context sends.</summary>
+    private sealed class CommandTexts : DbCommandInterceptor
+    {
+        public List<string> Texts { get; } = [];
+
+        public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
+        {
+            Texts.Add(command.CommandText);
+            return result;
+        }
+
+        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
+            DbCommand command,
+            CommandEventData eventData,
+            InterceptionResult<DbDataReader> result,
+            CancellationToken cancellationToken = default)
+        {
+            Texts.Add(command.CommandText);
+            return ValueTask.FromResult(result);
+        }
+    }
+
     [Test]
     public async Task A_locking_query_outside_a_transaction_is_refused([Values] bool async)
     {

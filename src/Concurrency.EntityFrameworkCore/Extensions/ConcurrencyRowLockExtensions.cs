@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Linq.Expressions;
-using System.Reflection;
 using Concurrency.EntityFrameworkCore;
 using Concurrency.EntityFrameworkCore.Query.Internal;
 using Microsoft.EntityFrameworkCore.Query;
@@ -88,154 +87,81 @@ public static class ConcurrencyRowLockExtensions
     private static IQueryable<T> Lock<T>(IQueryable<T> source, RowLockStrength strength, RowLockWait wait, TimeSpan? timeout)
     {
         ArgumentNullException.ThrowIfNull(source);
-        if (!Enum.IsDefined(wait))
-        {
-            throw new ArgumentOutOfRangeException(nameof(wait), wait, "Not a RowLockWait value.");
-        }
-
-        int? milliseconds = null;
-        if (timeout is { } t)
-        {
-            if (t <= TimeSpan.Zero || t > RowLockRequest.MaxTimeout)
-            {
-                throw new ArgumentOutOfRangeException(
-                    nameof(timeout),
-                    t,
-                    $"A row-lock timeout must be more than zero and at most {RowLockRequest.MaxTimeout} (PostgreSQL's limit for lock_timeout);"
-                    + " to wait without limit, omit the timeout.");
-            }
-
-            milliseconds = (int)Math.Min(int.MaxValue, Math.Ceiling(t.TotalMilliseconds));
-        }
-
-        var (request, tag) = LockTags<T>.For(strength, wait, milliseconds);
-        var existing = ExistingRequest.Find(source.Expression);
+        var request = Requests<T>.For(strength, wait, timeout);
+        var existing = ExistingRequest(source.Expression);
         if (existing is not null)
         {
             return existing == request ? source : throw RowLockRequest.Conflicting(existing, request);
         }
 
-        // What source.TagWith(request.Tag) does, with the method and the tag built once per element type and request
-        // instead of on every call (TagWith makes its generic method on every call). EF1001: EntityQueryProvider is EF's
-        // "internal" query provider; TagWith tags only queries of that provider and returns any other query unchanged,
-        // and so does this.
+        // EF1001: EntityQueryProvider is EF's "internal" query provider. Only its queries are marked, as TagWith marks only
+        // them: any other query (LINQ to Objects in a test, say) is returned unchanged.
 #pragma warning disable EF1001
-        return source.Provider is EntityQueryProvider
-            ? source.Provider.CreateQuery<T>(Expression.Call(null, LockTags<T>.TagWith, source.Expression, tag))
+        return source.Provider is EntityQueryProvider provider
+            ? provider.CreateQuery<T>(new RowLockQueryRootExpression<T>(provider, source.Expression, request))
             : source;
 #pragma warning restore EF1001
     }
 
-    /// <summary>A request and its tag as the constant <c>TagWith</c> takes.</summary>
-    private sealed record LockTag(RowLockRequest Request, ConstantExpression Tag);
-
     /// <summary>
-    ///     The requests of one element type, each with its tag, made once: a locking query runs its operator on every call,
-    ///     and the tag text is the same every time.
+    ///     The lock already on a query's chain of operators (each operator's source is its first argument), so a second,
+    ///     different lock operator fails where it is called. Only the chain is walked, not the lambdas and subqueries inside
+    ///     it: the operator runs on every execution of a locking query and must cost next to nothing. A different lock inside
+    ///     a subquery still fails, when the query is translated (<c>RowLockRequest.Find</c> over the query's tags), with the
+    ///     same message.
     /// </summary>
-    private static class LockTags<T>
+    private static RowLockRequest? ExistingRequest(Expression? expression)
     {
-        /// <summary><c>EntityFrameworkQueryableExtensions.TagWith&lt;T&gt;</c>, the method EF recognizes as a query tag.</summary>
-        public static readonly MethodInfo TagWith
-            = new Func<IQueryable<T>, string, IQueryable<T>>(EntityFrameworkQueryableExtensions.TagWith).Method;
-
-        /// <summary>How many requests with a timeout are kept: an application that computes its timeouts must not grow this without end.</summary>
-        private const int MaxCachedTimeouts = 64;
-
-        /// <summary>The requests without a timeout, by strength and wait mode (both checked to be defined values).</summary>
-        private static readonly LockTag?[] WithoutTimeout = new LockTag?[4 * 4];
-
-        private static readonly ConcurrentDictionary<(RowLockStrength, RowLockWait, int), LockTag> WithTimeout = new();
-
-        public static LockTag For(RowLockStrength strength, RowLockWait wait, int? milliseconds)
+        while (true)
         {
-            if (milliseconds is not { } ms)
+            switch (expression)
             {
-                var index = ((int)strength * 4) + (int)wait;
-                return WithoutTimeout[index] ??= Create(strength, wait, null);
+                case IRowLockQueryRoot root:
+                    return root.Request;
+                case MethodCallExpression call:
+                    expression = call.Arguments.Count > 0 ? call.Arguments[0] : call.Object;
+                    break;
+                default:
+                    return null;
             }
-
-            if (WithTimeout.TryGetValue((strength, wait, ms), out var cached))
-            {
-                return cached;
-            }
-
-            cached = Create(strength, wait, ms);
-            return WithTimeout.Count < MaxCachedTimeouts ? WithTimeout.GetOrAdd((strength, wait, ms), cached) : cached;
-        }
-
-        private static LockTag Create(RowLockStrength strength, RowLockWait wait, int? milliseconds)
-        {
-            var request = new RowLockRequest(strength, wait, milliseconds, typeof(T).Name);
-            return new LockTag(request, Expression.Constant(request.Tag));
         }
     }
 
     /// <summary>
-    ///     Finds a row-lock tag already in a query, so a second, different lock operator fails where it is called. The first
-    ///     tag in the visitor's order (a call before its arguments) wins. The node types a LINQ query is made of are walked
-    ///     directly; any other node is handed to the visitor, which walks everything.
+    ///     The requests of one element type, made once: a locking query runs its operator on every call, and asks for the
+    ///     same lock every time.
     /// </summary>
-    private sealed class ExistingRequest : ExpressionVisitor
+    private static class Requests<T>
     {
-        private RowLockRequest? _found;
+        /// <summary>How many requests with a timeout are kept: an application that computes its timeouts must not grow this without end.</summary>
+        private const int MaxCachedTimeouts = 64;
 
-        public static RowLockRequest? Find(Expression? expression)
+        /// <summary>The requests without a timeout, by strength and wait mode.</summary>
+        private static readonly RowLockRequest?[] WithoutTimeout = new RowLockRequest?[4 * 4];
+
+        private static readonly ConcurrentDictionary<(RowLockStrength, RowLockWait, TimeSpan), RowLockRequest> WithTimeout = new();
+
+        public static RowLockRequest For(RowLockStrength strength, RowLockWait wait, TimeSpan? timeout)
         {
-            switch (expression)
+            if (timeout is not { } t)
             {
-                case null or ConstantExpression or ParameterExpression:
-                    return null;
-                case MethodCallExpression call:
-                    if (Tagged(call) is { } request)
-                    {
-                        return request;
-                    }
+                if ((uint)wait > (uint)RowLockWait.SkipLocked)
+                {
+                    return RowLockRequest.Create(strength, wait, null, typeof(T).Name); // throws, naming the argument
+                }
 
-                    if (Find(call.Object) is { } inObject)
-                    {
-                        return inObject;
-                    }
-
-                    foreach (var argument in call.Arguments)
-                    {
-                        if (Find(argument) is { } inArgument)
-                        {
-                            return inArgument;
-                        }
-                    }
-
-                    return null;
-                case UnaryExpression { NodeType: ExpressionType.Quote or ExpressionType.Convert, Method: null } unary:
-                    return Find(unary.Operand);
-                case LambdaExpression lambda:
-                    return Find(lambda.Body); // its parameters are ParameterExpressions
-                case BinaryExpression { Conversion: null } binary:
-                    return Find(binary.Left) ?? Find(binary.Right);
-                case MemberExpression member:
-                    return Find(member.Expression);
-                case EntityQueryRootExpression root when root.GetType() == typeof(EntityQueryRootExpression):
-                    return null; // no children
-                default:
-                    var visitor = new ExistingRequest();
-                    visitor.Visit(expression);
-                    return visitor._found;
+                var index = ((int)strength * 4) + (int)wait;
+                return WithoutTimeout[index] ??= RowLockRequest.Create(strength, wait, null, typeof(T).Name);
             }
-        }
 
-        protected override Expression VisitMethodCall(MethodCallExpression node)
-        {
-            _found ??= Tagged(node);
-            return base.VisitMethodCall(node);
-        }
+            if (WithTimeout.TryGetValue((strength, wait, t), out var cached))
+            {
+                return cached;
+            }
 
-        /// <summary>The request of a <c>TagWith</c> call with a row-lock tag; null for any other call.</summary>
-        private static RowLockRequest? Tagged(MethodCallExpression node)
-            => node.Method.Name == nameof(EntityFrameworkQueryableExtensions.TagWith)
-                && node.Method.DeclaringType == typeof(EntityFrameworkQueryableExtensions)
-                && node.Arguments[1] is ConstantExpression { Value: string tag }
-                    ? RowLockRequest.Parse(tag, out _)
-                    : null;
+            cached = RowLockRequest.Create(strength, wait, t, typeof(T).Name);
+            return WithTimeout.Count < MaxCachedTimeouts ? WithTimeout.GetOrAdd((strength, wait, t), cached) : cached;
+        }
     }
 }
 #pragma warning restore RS0027

@@ -124,7 +124,7 @@ internal sealed class RowLockCommandInterceptor(DatabaseDialect dialect, SaveSes
         var translate = !dialect.TransactionLocksRows && request.Wait != RowLockWait.SkipLocked;
         var refresher = context is null
             ? null
-            : TrackedRowRefresher.For(context, StateManager(context), tag.PlanTag, session.Loaded, skipOtherShapes: dialect.TransactionLocksRows);
+            : TrackedRowRefresher.For(context, StateManager(context), tag, session.Loaded, skipOtherShapes: dialect.TransactionLocksRows);
         return translate || refresher is not null
             ? new RowLockDataReader(reader, request, translate ? dialect : null, refresher)
             : reader;

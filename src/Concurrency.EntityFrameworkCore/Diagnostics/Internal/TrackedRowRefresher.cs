@@ -26,15 +26,23 @@ internal sealed class TrackedRowRefresher
 {
     private readonly DbContext _context;
     private readonly IStateManager _stateManager;
+    private readonly RowLockCommandTag _tag;
     private readonly IReadOnlyList<RowLockReadEntity> _entities;
     private readonly LoadedVersions _loaded;
     private readonly bool _skipOtherShapes;
     private bool? _matches;
 
-    private TrackedRowRefresher(DbContext context, IStateManager stateManager, IReadOnlyList<RowLockReadEntity> entities, LoadedVersions loaded, bool skipOtherShapes)
+    private TrackedRowRefresher(
+        DbContext context,
+        IStateManager stateManager,
+        RowLockCommandTag tag,
+        IReadOnlyList<RowLockReadEntity> entities,
+        LoadedVersions loaded,
+        bool skipOtherShapes)
     {
         _context = context;
         _stateManager = stateManager;
+        _tag = tag;
         _entities = entities;
         _loaded = loaded;
         _skipOtherShapes = skipOtherShapes;
@@ -46,29 +54,35 @@ internal sealed class TrackedRowRefresher
     /// </summary>
     /// <param name="context">The context the command runs for.</param>
     /// <param name="stateManager">The context's change tracker (<c>context.GetService&lt;IStateManager&gt;()</c>).</param>
-    /// <param name="planTag">The command's <see cref="RowLockReadPlan" /> tag line (<see cref="RowLockCommandTag.PlanTag" />); null when none.</param>
+    /// <param name="tag">The command's row-lock tag, with its <see cref="RowLockReadPlan" />.</param>
     /// <param name="loaded">The versions the context's entities were loaded with, updated with the refreshed ones.</param>
     /// <param name="skipOtherShapes">
     ///     Whether a command whose columns are not the plan's is left alone (SQLite: EF copies the plan's tag to a split
     ///     query's dependent commands, which read other rows), rather than refused.
     /// </param>
-    public static TrackedRowRefresher? For(DbContext context, IStateManager stateManager, string? planTag, LoadedVersions loaded, bool skipOtherShapes)
+    public static TrackedRowRefresher? For(DbContext context, IStateManager stateManager, RowLockCommandTag tag, LoadedVersions loaded, bool skipOtherShapes)
     {
-        if (stateManager.Count == 0
-            || planTag is null
-            || RowLockReadPlan.Find(planTag, context.Model) is not { Entities.Count: > 0 } plan)
+        if (stateManager.Count == 0 || tag.Plan(context.Model) is not { Entities: { Count: > 0 } entities })
         {
             return null;
         }
 
-        var tracked = plan.Entities.Where(e => stateManager.GetEntries(e.Key).Any()).ToList();
-        return tracked.Count == 0 ? null : new TrackedRowRefresher(context, stateManager, tracked, loaded, skipOtherShapes);
+        List<RowLockReadEntity>? tracked = null;
+        foreach (var entity in entities)
+        {
+            if (stateManager.GetEntries(entity.Key).Any())
+            {
+                (tracked ??= []).Add(entity);
+            }
+        }
+
+        return tracked is null ? null : new TrackedRowRefresher(context, stateManager, tag, tracked, loaded, skipOtherShapes);
     }
 
     /// <summary>Refreshes the tracked entities of the reader's current row.</summary>
     public void Refresh(DbDataReader reader)
     {
-        _matches ??= Matches(reader);
+        _matches ??= _tag.ColumnsChecked || Matches(reader);
         if (_matches == false)
         {
             return;
@@ -77,16 +91,13 @@ internal sealed class TrackedRowRefresher
         foreach (var entity in _entities)
         {
             var keyValues = new object?[entity.Key.Properties.Count];
-            for (var i = 0; i < keyValues.Length; i++)
+            var complete = true;
+            for (var i = 0; i < keyValues.Length && complete; i++)
             {
-                if (entity.KeyColumns[i] is not { } column || (keyValues[i] = column.Read(reader)) is null)
-                {
-                    keyValues[i] = null;
-                    break;
-                }
+                complete = entity.KeyColumns[i] is { } column && (keyValues[i] = column.Read(reader)) is not null;
             }
 
-            if (keyValues.Any(v => v is null)
+            if (!complete
                 || _stateManager.TryGetEntry(entity.Key, keyValues) is not { } tracked
                 || tracked.EntityState is EntityState.Added or EntityState.Detached)
             {
@@ -106,13 +117,21 @@ internal sealed class TrackedRowRefresher
         }
     }
 
-    /// <summary>Whether the reader's columns are the ones the plan was made for; refuses a mismatch unless told to skip it.</summary>
+    /// <summary>
+    ///     Whether the reader's columns are the ones the plan was made for; refuses a mismatch unless told to skip it. A match
+    ///     is remembered on the command's tag: the same command text always has the same columns.
+    /// </summary>
     private bool Matches(DbDataReader reader)
     {
-        foreach (var column in _entities.SelectMany(e => e.Columns))
+        foreach (var entity in _tag.Plan(_context.Model)!.Entities)
         {
-            if (column.Ordinal >= reader.FieldCount || reader.GetName(column.Ordinal) != column.Alias)
+            foreach (var column in entity.Columns)
             {
+                if (column.Ordinal < reader.FieldCount && reader.GetName(column.Ordinal) == column.Alias)
+                {
+                    continue;
+                }
+
                 return _skipOtherShapes
                     ? false
                     : throw new InvalidOperationException(
@@ -123,6 +142,7 @@ internal sealed class TrackedRowRefresher
             }
         }
 
+        _tag.ColumnsChecked = true;
         return true;
     }
 

@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Microsoft.EntityFrameworkCore.Metadata;
 
 namespace Concurrency.EntityFrameworkCore.Query.Internal;
 
@@ -33,6 +34,35 @@ internal sealed class RowLockCommandTag
 
     /// <summary>The command's lock-plan tag line (<see cref="RowLockReadPlan.FindTag" />); null when it has none.</summary>
     public string? PlanTag { get; }
+
+    /// <summary>
+    ///     Set once a reader of this command was found to have the columns the plan names (<c>TrackedRowRefresher</c>): the
+    ///     command's text fixes its columns, so later readers of it need not be checked again.
+    /// </summary>
+    public bool ColumnsChecked { get; set; }
+
+    // One reference, so a context reading it while another writes it sees a whole pair (the tag is shared by all contexts).
+    private ModelPlan? _plan;
+
+    /// <summary>The command's lock plan read with <paramref name="model" />, kept with the text; null when it has no plan tag.</summary>
+    public RowLockReadPlan? Plan(IModel model)
+    {
+        if (PlanTag is null)
+        {
+            return null;
+        }
+
+        if (_plan is { } cached && ReferenceEquals(cached.Model, model))
+        {
+            return cached.Plan;
+        }
+
+        var plan = RowLockReadPlan.Find(PlanTag, model);
+        _plan = new ModelPlan(model, plan);
+        return plan;
+    }
+
+    private sealed record ModelPlan(IModel Model, RowLockReadPlan Plan);
 
     /// <summary>The row-lock tag of <paramref name="commandText" />; null when it has none.</summary>
     public static RowLockCommandTag? Find(string commandText)

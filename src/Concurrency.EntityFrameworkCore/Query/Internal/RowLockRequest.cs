@@ -28,10 +28,11 @@ internal enum RowLockTagKind
 }
 
 /// <summary>
-///     What a locking operator asked for, carried through EF's query pipeline as a query tag (<c>TagWith</c>): the only
-///     annotation a LINQ operator can attach that reaches the SQL generator (as <c>SelectExpression.Tags</c>) without an
-///     EF-internal API, and that still shows in the command text as a comment when nothing renders it, so a lock request
-///     can never be dropped silently (the command interceptor refuses such a command).
+///     What a locking operator asked for. The operator wraps its query in a <see cref="RowLockQueryRootExpression{T}" />;
+///     when the query is compiled, the preprocessor turns that into a query tag, which carries the request through EF's
+///     pipeline: the only annotation that reaches the SQL generator (as <c>SelectExpression.Tags</c>) without an EF-internal
+///     API, and that still shows in the command text as a comment when nothing renders it, so a lock request can never be
+///     dropped silently (the command interceptor refuses such a command).
 /// </summary>
 /// <remarks>
 ///     Format: <c>concurrency:row-lock:&lt;strength&gt;:&lt;wait&gt;:&lt;timeout ms, 0 for none&gt;:&lt;entity type&gt;</c>.
@@ -80,6 +81,35 @@ internal sealed record RowLockRequest(RowLockStrength Strength, RowLockWait Wait
         => string.Create(
             CultureInfo.InvariantCulture,
             $"{prefix}{Strength}:{Wait}:{TimeoutMilliseconds ?? 0}:{EntityName}");
+
+    /// <summary>
+    ///     The request of a locking operator, its arguments checked: <paramref name="wait" /> a defined value, and
+    ///     <paramref name="timeout" /> more than zero and at most PostgreSQL's limit, rounded up to whole milliseconds.
+    /// </summary>
+    public static RowLockRequest Create(RowLockStrength strength, RowLockWait wait, TimeSpan? timeout, string entityName)
+    {
+        if ((uint)wait > (uint)RowLockWait.SkipLocked) // Enum.IsDefined, without its lookup
+        {
+            throw new ArgumentOutOfRangeException(nameof(wait), wait, "Not a RowLockWait value.");
+        }
+
+        int? milliseconds = null;
+        if (timeout is { } t)
+        {
+            if (t <= TimeSpan.Zero || t > MaxTimeout)
+            {
+                throw new ArgumentOutOfRangeException(
+                    nameof(timeout),
+                    t,
+                    $"A row-lock timeout must be more than zero and at most {MaxTimeout} (PostgreSQL's limit for lock_timeout);"
+                    + " to wait without limit, omit the timeout.");
+            }
+
+            milliseconds = (int)Math.Min(int.MaxValue, Math.Ceiling(t.TotalMilliseconds));
+        }
+
+        return new RowLockRequest(strength, wait, milliseconds, entityName);
+    }
 
     /// <summary>The request in <paramref name="tag" />, and what kind of tag it is; null when it is not a row-lock tag.</summary>
     public static RowLockRequest? Parse(string tag, out RowLockTagKind kind)

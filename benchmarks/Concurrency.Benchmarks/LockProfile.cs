@@ -20,6 +20,10 @@ public static class LockProfile
         [
             ("FromSql(\"... FOR UPDATE\"), plain EF", database.PlainEfCounted,
                 (c, id) => c.Set<PlainRow>().FromSql($"SELECT * FROM plain_rows WHERE \"Id\" = {id} FOR UPDATE").SingleAsync()),
+            ("FromSql(\"... FOR UPDATE\"), UseConcurrency()", new DbContextOptionsBuilder<BenchContext>().UseNpgsql(database.ConnectionString).UseConcurrency().AddInterceptors(database.Commands).Options,
+                (c, id) => c.Set<PlainRow>().FromSql($"SELECT * FROM plain_rows WHERE \"Id\" = {id} FOR UPDATE").SingleAsync()),
+            ("FromSql(\"... FOR UPDATE\"), UseConcurrency().UseRowLocks()", database.RowLocks,
+                (c, id) => c.Set<PlainRow>().FromSql($"SELECT * FROM plain_rows WHERE \"Id\" = {id} FOR UPDATE").SingleAsync()),
             ("LINQ Where(Id == id), no lock, plain EF", database.PlainEfCounted,
                 (c, id) => c.Set<PlainRow>().Where(r => r.Id == id).SingleAsync()),
             ("LINQ Where(Id == id), no lock, UseConcurrency().UseRowLocks()", database.RowLocks,
@@ -30,12 +34,12 @@ public static class LockProfile
                 (c, id) => c.Set<PlainRow>().Where(r => r.Id == id).ForUpdate(timeout: TimeSpan.FromSeconds(2)).SingleAsync()),
         ];
 
-        // The database's side of the two SQL shapes: the command texts EF sends for the first and the fourth variant, sent by
+        // The database's side of the two SQL shapes: the command texts EF sends for the FromSql, the unlocked LINQ and the ForUpdate() variant, sent by
         // raw Npgsql, so the difference between them is the SQL's (the server's parse, plan and lock, the bytes on the wire),
         // not EF's or the library's client work.
         var fromSqlText = await CommandTextAsync(database, efVariants[0].Options, efVariants[0].Query);
-        var unlockedText = await CommandTextAsync(database, efVariants[1].Options, efVariants[1].Query);
-        var forUpdateText = await CommandTextAsync(database, efVariants[3].Options, efVariants[3].Query);
+        var unlockedText = await CommandTextAsync(database, efVariants[3].Options, efVariants[3].Query);
+        var forUpdateText = await CommandTextAsync(database, efVariants[5].Options, efVariants[5].Query);
         var raw = new List<(string Name, Func<int, Task> Run, IAsyncDisposable State)>();
         var contexts = new List<BenchContext>();
         foreach (var (name, options, query) in efVariants)
@@ -76,6 +80,7 @@ public static class LockProfile
         var variants = only is null ? raw.ToArray() : only.Split(',').Select(int.Parse).Select(i => raw[i]).ToArray();
         var cpu = variants.Select(_ => new List<double>()).ToArray();
         var wall = variants.Select(_ => new List<double>()).ToArray();
+        var bytes = variants.Select(_ => new List<double>()).ToArray();
         var id = 0;
         var span = BenchDatabase.SeedRows / variants.Length;
         for (var b = -1; b < blocks; b++)
@@ -85,6 +90,7 @@ public static class LockProfile
                 var i = (k + Math.Max(b, 0)) % variants.Length;
                 GC.Collect();
                 var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+                var bytesBefore = GC.GetTotalAllocatedBytes(precise: true);
                 var stopwatch = Stopwatch.StartNew();
                 for (var q = 0; q < queriesPerBlock; q++)
                 {
@@ -96,6 +102,7 @@ public static class LockProfile
                 {
                     cpu[i].Add((Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMicroseconds / queriesPerBlock);
                     wall[i].Add(stopwatch.Elapsed.TotalMicroseconds / queriesPerBlock);
+                    bytes[i].Add((GC.GetTotalAllocatedBytes(precise: true) - bytesBefore) / (double)queriesPerBlock);
                 }
             }
         }
@@ -107,15 +114,15 @@ public static class LockProfile
 
         var report = new StringBuilder();
         report.AppendLine(CultureInfo.InvariantCulture, $"{blocks} blocks of {queriesPerBlock} queries per variant, interleaved; client CPU and wall per query (median of blocks, p25-p75); ratios per block against the first row.");
-        report.AppendLine("| variant | client CPU µs/query | p25-p75 | CPU vs FromSql, per block (p25-p75) | wall µs/query | wall vs FromSql, per block (p25-p75) |");
-        report.AppendLine("|---|---:|---:|---:|---:|---:|");
+        report.AppendLine("| variant | client CPU µs/query | p25-p75 | CPU vs FromSql, per block (p25-p75) | wall µs/query | wall vs FromSql, per block (p25-p75) | allocated per query |");
+        report.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         for (var i = 0; i < variants.Length; i++)
         {
             var c = cpu[i].Order().ToArray();
             var cr = cpu[i].Zip(cpu[0], (x, y) => x / y).Order().ToArray();
             var wr = wall[i].Zip(wall[0], (x, y) => x / y).Order().ToArray();
             report.AppendLine(CultureInfo.InvariantCulture,
-                $"| {variants[i].Name} | {P(c, 0.5):0} | {P(c, 0.25):0}-{P(c, 0.75):0} | {P(cr, 0.5):0.00}x ({P(cr, 0.25):0.00}-{P(cr, 0.75):0.00}) | {P(wall[i].Order().ToArray(), 0.5):0} | {P(wr, 0.5):0.00}x ({P(wr, 0.25):0.00}-{P(wr, 0.75):0.00}) |");
+                $"| {variants[i].Name} | {P(c, 0.5):0} | {P(c, 0.25):0}-{P(c, 0.75):0} | {P(cr, 0.5):0.00}x ({P(cr, 0.25):0.00}-{P(cr, 0.75):0.00}) | {P(wall[i].Order().ToArray(), 0.5):0} | {P(wr, 0.5):0.00}x ({P(wr, 0.25):0.00}-{P(wr, 0.75):0.00}) | {P(bytes[i].Order().ToArray(), 0.5) / 1024:0.0} KiB |");
         }
 
         report.AppendLine().AppendLine("FromSql command text:").AppendLine(fromSqlText.Sql);

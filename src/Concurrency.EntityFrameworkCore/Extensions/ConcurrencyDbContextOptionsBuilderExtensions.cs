@@ -25,12 +25,6 @@ public static class ConcurrencyDbContextOptionsBuilderExtensions
         ArgumentNullException.ThrowIfNull(optionsBuilder);
         var extension = optionsBuilder.Options.FindExtension<ConcurrencyOptionsExtension>() ?? new ConcurrencyOptionsExtension();
         ((IDbContextOptionsBuilderInfrastructure)optionsBuilder).AddOrUpdateExtension(extension);
-        if (optionsBuilder.Options.FindExtension<CoreOptionsExtension>()?.Interceptors?.Contains(LoadedVersionInterceptor.Instance) != true)
-        {
-            // A materialization interceptor is a singleton of the query pipeline: it must come with the options.
-            optionsBuilder.AddInterceptors(LoadedVersionInterceptor.Instance);
-        }
-
         configure?.Invoke(new ConcurrencyOptionsBuilder(optionsBuilder));
         return optionsBuilder;
     }

@@ -91,6 +91,23 @@ public sealed class DisconnectedIdiomTests(Provider provider) : DatabaseTestBase
     }
 
     [Test]
+    public async Task An_entity_loaded_without_tracking_then_attached_is_checked_against_the_client_version([Values] bool async, [Values] Idiom idiom)
+    {
+        var article = await AddAtVersion2();
+
+        await using var context = CreateContext();
+        var loaded = await context.Articles.AsNoTracking().SingleAsync(a => a.Id == article.Id); // version 2, untracked
+        context.Attach(loaded);
+        Announce(context, loaded, clientVersion: 1, idiom);
+        loaded.Title = "stale edit";
+
+        var conflict = await ThrowsConflict(context, async);
+        Assert.That(conflict.ExpectedVersion, Is.EqualTo(1));
+        await using var check = CreateContext();
+        Assert.That((await check.Articles.SingleAsync(a => a.Id == article.Id)).Title, Is.EqualTo("v2 by someone else"));
+    }
+
+    [Test]
     public async Task After_a_save_the_original_value_idiom_still_checks_the_client_version([Values] bool async)
     {
         var article = await Add(new Article { Title = "v1" });

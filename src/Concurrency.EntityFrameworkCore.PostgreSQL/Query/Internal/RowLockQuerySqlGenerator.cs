@@ -95,12 +95,15 @@ internal sealed class RowLockQuerySqlGenerator(
         }
     }
 
+    // EF generates a FromSql query's SQL on every execution: a query without a row-lock tag passes its tags as they are.
     protected override void GenerateTagsHeaderComment(ISet<string> tags)
         => base.GenerateTagsHeaderComment(
-            tags.Select(t => RowLockRequest.Parse(t, out var kind) is { } request && kind == RowLockTagKind.Requested
-                    ? _splitDependent ? request.SplitDependentTag : request.RenderedTag
-                    : t)
-                .ToHashSet());
+            !tags.Any(t => t.StartsWith(RowLockRequest.Prefix, StringComparison.Ordinal))
+                ? tags
+                : tags.Select(t => RowLockRequest.Parse(t, out var kind) is { } request && kind == RowLockTagKind.Requested
+                        ? _splitDependent ? request.SplitDependentTag : request.RenderedTag
+                        : t)
+                    .ToHashSet());
 
     protected override void GenerateLimitOffset(SelectExpression selectExpression)
     {

@@ -67,6 +67,7 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
         services.AddScoped<IResettableService>(sp => sp.GetRequiredService<NamedLockRegistry>());
         ServiceDecorator.Decorate<IMigrationsSqlGenerator, VersionTriggerMigrationsSqlGenerator>(services);
         ServiceDecorator.Decorate<IDatabase, ConcurrencyDatabase>(services);
+        ServiceDecorator.Decorate<IStructuralTypeMaterializerSource, VersionRecordingMaterializerSource>(services);
         ServiceDecorator.Decorate<IQueryTranslationPreprocessorFactory, RowLockQueryTranslationPreprocessorFactory>(services);
         ServiceDecorator.Decorate<IQueryTranslationPostprocessorFactory, RowLockQueryTranslationPostprocessorFactory>(services);
     }

@@ -120,6 +120,11 @@ public class RawJob : Job;
 /// <summary>The set-based loop shape (claim ids, one UPDATE by ids): one table per variant.</summary>
 public class LockedBulkJob : Job;
 
+/// <summary>The set-based loop shape with the claim as a compiled query (<c>EF.CompileAsyncQuery</c>).</summary>
+public class LockedCompiledJob : Job;
+
+public class FromSqlCompiledJob : Job;
+
 public class FromSqlBulkJob : Job;
 
 public class RawBulkJob : Job;
@@ -150,6 +155,8 @@ public sealed class BenchContext(DbContextOptions<BenchContext> options) : DbCon
         modelBuilder.Entity<FromSqlJob>().ToTable("jobs_fromsql");
         modelBuilder.Entity<RawJob>().ToTable("jobs_raw");
         modelBuilder.Entity<LockedBulkJob>().ToTable("jobs_locked_bulk");
+        modelBuilder.Entity<LockedCompiledJob>().ToTable("jobs_locked_compiled");
+        modelBuilder.Entity<FromSqlCompiledJob>().ToTable("jobs_fromsql_compiled");
         modelBuilder.Entity<FromSqlBulkJob>().ToTable("jobs_fromsql_bulk");
         modelBuilder.Entity<RawBulkJob>().ToTable("jobs_raw_bulk");
         modelBuilder.Entity<LockedNoSavepointJob>().ToTable("jobs_locked_nosp");

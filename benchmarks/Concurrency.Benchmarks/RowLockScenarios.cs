@@ -183,6 +183,9 @@ public enum QueueLoop
 
     /// <summary>Claim only the ids (<c>Select(j =&gt; j.Id)</c>, nothing tracked), complete them with one <c>ExecuteUpdate</c> by ids.</summary>
     ClaimIdsExecuteUpdate,
+
+    /// <summary>As <see cref="ClaimIdsExecuteUpdate" />, the claim a compiled query (<c>EF.CompileAsyncQuery</c>), made once per table.</summary>
+    CompiledClaimIdsExecuteUpdate,
 }
 
 /// <summary>
@@ -277,6 +280,39 @@ public sealed class EfQueueScenario<TJob>(string name, string table, bool librar
     private string ClaimSql
         => $"SELECT * FROM {Table} WHERE \"Status\" = {Job.Queued} ORDER BY \"Id\" LIMIT {Batch} FOR UPDATE SKIP LOCKED";
 
+    private Func<BenchContext, IAsyncEnumerable<int>>? _compiledClaim;
+
+    /// <summary>The claim of ids as a compiled query: <c>ForUpdate(SkipLocked)</c> with the library, <c>FromSql</c> without.</summary>
+    private IAsyncEnumerable<int> CompiledClaim(BenchContext context)
+    {
+        if (_compiledClaim is null)
+        {
+            var batch = Batch;
+            var sql = ClaimSql;
+            _compiledClaim = library
+                ? EF.CompileAsyncQuery((BenchContext c) => c.Set<TJob>()
+                    .Where(j => j.Status == Job.Queued)
+                    .OrderBy(j => j.Id)
+                    .ForUpdate(RowLockWait.SkipLocked)
+                    .Take(batch)
+                    .Select(j => j.Id))
+                : EF.CompileAsyncQuery((BenchContext c) => c.Set<TJob>().FromSqlRaw(sql).Select(j => j.Id));
+        }
+
+        return _compiledClaim(context);
+    }
+
+    private static async Task<List<int>> ToListAsync(IAsyncEnumerable<int> source)
+    {
+        var list = new List<int>();
+        await foreach (var item in source)
+        {
+            list.Add(item);
+        }
+
+        return list;
+    }
+
     public override async Task OpenWorkersAsync(BenchDatabase database)
     {
         for (var w = 0; w < Workers; w++)
@@ -307,9 +343,11 @@ public sealed class EfQueueScenario<TJob>(string name, string table, bool librar
         var context = _contexts[worker];
         await using var transaction = await context.Database.BeginTransactionAsync();
         int count;
-        if (loop == QueueLoop.ClaimIdsExecuteUpdate)
+        if (loop is QueueLoop.ClaimIdsExecuteUpdate or QueueLoop.CompiledClaimIdsExecuteUpdate)
         {
-            var ids = library
+            var ids = loop == QueueLoop.CompiledClaimIdsExecuteUpdate
+                ? await ToListAsync(CompiledClaim(context))
+                : library
                 ? await context.Set<TJob>()
                     .Where(j => j.Status == Job.Queued)
                     .OrderBy(j => j.Id)
@@ -469,6 +507,7 @@ public static class RowLockScenarios
     public const string RawQueueByIdsVariant = "raw Npgsql: claim ids, one UPDATE by ids";
     public const string FromSqlQueueVariant = "FromSql, tracked, SaveChanges (plain EF)";
     public const string FromSqlQueueByIdsVariant = "FromSql ids, ExecuteUpdate by ids (plain EF)";
+    public const string FromSqlCompiledQueueByIdsVariant = "FromSql ids as a compiled query, ExecuteUpdate by ids (plain EF)";
 
     public static Scenario[] LockByKey()
         =>
@@ -499,6 +538,14 @@ public static class RowLockScenarios
                 References = [RawQueueByIdsVariant, FromSqlQueueByIdsVariant],
             },
             new EfQueueScenario<FromSqlBulkJob>(FromSqlQueueByIdsVariant, "jobs_fromsql_bulk", library: false, QueueLoop.ClaimIdsExecuteUpdate)
+            {
+                References = [RawQueueByIdsVariant],
+            },
+            new EfQueueScenario<LockedCompiledJob>("ForUpdate(SkipLocked) ids as a compiled query, ExecuteUpdate by ids", "jobs_locked_compiled", library: true, QueueLoop.CompiledClaimIdsExecuteUpdate)
+            {
+                References = [RawQueueByIdsVariant, FromSqlCompiledQueueByIdsVariant],
+            },
+            new EfQueueScenario<FromSqlCompiledJob>(FromSqlCompiledQueueByIdsVariant, "jobs_fromsql_compiled", library: false, QueueLoop.CompiledClaimIdsExecuteUpdate)
             {
                 References = [RawQueueByIdsVariant],
             },

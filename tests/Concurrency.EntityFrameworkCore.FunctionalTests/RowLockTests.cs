@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+using Concurrency.TestSupport;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 using Microsoft.EntityFrameworkCore.Infrastructure;
@@ -109,7 +110,7 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
     public async Task The_same_query_with_another_lock_or_none_is_never_served_from_the_other_ones_cache([Values] bool async)
     {
         var warehouse = await AddWarehouse("cache");
-        var commands = new CommandTexts();
+        var commands = new CommandCounter();
         await using var context = CreateRowLockContext(interceptors: commands);
         await using var transaction = await Begin(context, async);
         var id = warehouse.Id;
@@ -128,14 +129,15 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
             }
         }
 
+        var texts = commands.Executed.Select(c => c.Sql).Where(t => t.Contains("SELECT", StringComparison.Ordinal)).ToList();
         var expected = new[] { null, "Update:Block:0:", "Share:Block:0:", "Update:NoWait:0:", "Update:Block:3000:" };
         Assert.That(
-            commands.Texts.Select(t => expected.Skip(1).FirstOrDefault(e => t.Contains(":" + e + "Warehouse", StringComparison.Ordinal))),
+            texts.Select(t => expected.Skip(1).FirstOrDefault(e => t.Contains(":" + e + "Warehouse", StringComparison.Ordinal))),
             Is.EqualTo(expected.Concat(expected)));
         if (IsPostgres)
         {
-            Assert.That(commands.Texts.Where((_, i) => i % 5 == 0), Has.None.Contain("FOR "));
-            Assert.That(commands.Texts.Where((_, i) => i % 5 == 2), Has.All.Contain("FOR SHARE OF w"));
+            Assert.That(texts.Where((_, i) => i % 5 == 0), Has.None.Contain("FOR "));
+            Assert.That(texts.Where((_, i) => i % 5 == 2), Has.All.Contain("FOR SHARE OF w"));
         }
     }
 
@@ -146,28 +148,6 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
         var query = context.Warehouses.Where(w => context.Shelves.ForShare().Any(s => s.WarehouseId == w.Id)).ForUpdate();
         var error = Assert.Throws<InvalidOperationException>(() => query.ToQueryString());
         Assert.That(error!.Message, Does.Contain("two different row locks").And.Contain("ForUpdate()").And.Contain("ForShare()"));
-    }
-
-    /// <summary>The text of every reader command a context sends.</summary>
-    private sealed class CommandTexts : DbCommandInterceptor
-    {
-        public List<string> Texts { get; } = [];
-
-        public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
-        {
-            Texts.Add(command.CommandText);
-            return result;
-        }
-
-        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(
-            DbCommand command,
-            CommandEventData eventData,
-            InterceptionResult<DbDataReader> result,
-            CancellationToken cancellationToken = default)
-        {
-            Texts.Add(command.CommandText);
-            return ValueTask.FromResult(result);
-        }
     }
 
     [Test]

@@ -151,6 +151,16 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
     }
 
     [Test]
+    public async Task Without_UseConcurrency_a_locking_query_fails_instead_of_running_unlocked([Values] bool async)
+    {
+        var warehouse = await AddWarehouse("no-library");
+        await using var context = new RowLockContext(Database.Configure(new DbContextOptionsBuilder<RowLockContext>()).Options);
+        await using var transaction = await Begin(context, async);
+        var error = await Throws<InvalidOperationException>(() => LoadForUpdate(context, warehouse.Id, async));
+        Assert.That(error.Message, Does.Contain("RowLockQueryRootExpression<Warehouse>"), "EF's message; docs/row-locks.md names the fix");
+    }
+
+    [Test]
     public async Task A_locking_query_outside_a_transaction_is_refused([Values] bool async)
     {
         var warehouse = await AddWarehouse("outside");

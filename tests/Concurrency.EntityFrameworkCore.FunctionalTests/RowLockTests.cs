@@ -142,12 +142,12 @@ public sealed class RowLockTests(Provider provider) : RowLockTestBase(provider)
     }
 
     [Test]
-    public void A_different_lock_inside_a_subquery_fails_when_the_query_is_translated()
+    public void A_lock_inside_a_subquery_fails_when_the_query_is_translated()
     {
         using var context = CreateRowLockContext();
         var query = context.Warehouses.Where(w => context.Shelves.ForShare().Any(s => s.WarehouseId == w.Id)).ForUpdate();
         var error = Assert.Throws<InvalidOperationException>(() => query.ToQueryString());
-        Assert.That(error!.Message, Does.Contain("two different row locks").And.Contain("ForUpdate()").And.Contain("ForShare()"));
+        Assert.That(error!.Message, Does.Contain("'Shelf'").And.Contain("subquery").And.Contain("ForShare()"));
     }
 
     [Test]

@@ -1,5 +1,6 @@
 using System.Linq.Expressions;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata;
 using Microsoft.EntityFrameworkCore.Query;
 
 namespace Concurrency.EntityFrameworkCore.Query.Internal;
@@ -12,6 +13,12 @@ namespace Concurrency.EntityFrameworkCore.Query.Internal;
 ///     step reads (<see cref="RowLockRequest" />). Queries without a request pass unchanged, after one walk of the tree when
 ///     the query is compiled (never on a cached execution).
 /// </summary>
+/// <remarks>
+///     The lock clause locks the rows of the query's root table, so a request that would lock other rows than the ones it
+///     names is refused here, with the fix, instead of locking the wrong rows: one inside a subquery or a second source
+///     (a lambda, the inner side of a <c>Join</c>, the other side of a <c>Concat</c>), and one on another entity type than
+///     the root's (after <c>Select(w =&gt; w.Manager)</c> or <c>SelectMany</c>).
+/// </remarks>
 internal sealed class RowLockQueryTranslationPreprocessor(
     QueryTranslationPreprocessor inner,
     QueryTranslationPreprocessorDependencies dependencies,
@@ -19,9 +26,27 @@ internal sealed class RowLockQueryTranslationPreprocessor(
     : QueryTranslationPreprocessor(dependencies, queryCompilationContext)
 {
     public override Expression Process(Expression query)
-        => inner.Process(new RequestsToTags(QueryCompilationContext).Visit(query));
+        => inner.Process(new RequestsToTags(QueryCompilationContext, MainChain(query)).Visit(query));
 
-    private sealed class RequestsToTags(QueryCompilationContext queryCompilationContext) : ExpressionVisitor
+    /// <summary>The nodes of the query's main chain of operators: from the top, each operator's source (its first argument).</summary>
+    private static HashSet<Expression> MainChain(Expression query)
+    {
+        var chain = new HashSet<Expression>(ReferenceEqualityComparer.Instance);
+        for (var node = query; node is not null;)
+        {
+            chain.Add(node);
+            node = node switch
+            {
+                MethodCallExpression call => call.Arguments.Count > 0 ? call.Arguments[0] : call.Object,
+                IRowLockQueryRoot root => root.Source,
+                _ => null,
+            };
+        }
+
+        return chain;
+    }
+
+    private sealed class RequestsToTags(QueryCompilationContext queryCompilationContext, HashSet<Expression> mainChain) : ExpressionVisitor
     {
         protected override Expression VisitExtension(Expression node)
         {
@@ -30,7 +55,7 @@ internal sealed class RowLockQueryTranslationPreprocessor(
                 return base.VisitExtension(node);
             }
 
-            queryCompilationContext.AddTag(root.Request.Tag);
+            Accept(node, root.Request, root.Source, ((QueryRootExpression)node).ElementType);
             return Visit(root.Source);
         }
 
@@ -51,8 +76,57 @@ internal sealed class RowLockQueryTranslationPreprocessor(
                     + " parameter of the compiled query; a compiled query's row lock must be a constant. Write the wait mode or the"
                     + $" timeout in the query itself, e.g. {node.Method.Name}(RowLockWait.NoWait), or compile one query per value."),
             };
-            queryCompilationContext.AddTag(request.Tag);
+            Accept(node, request, node.Arguments[0], elementType);
             return Visit(node.Arguments[0]);
+        }
+
+        /// <summary>Adds the request as a tag, unless it would lock other rows than the ones it names.</summary>
+        private void Accept(Expression node, RowLockRequest request, Expression source, Type elementType)
+        {
+            if (!mainChain.Contains(node))
+            {
+                throw new InvalidOperationException(
+                    $"The query asks for a row lock on '{request.EntityName}' inside a subquery or a second source ({request.Operator}),"
+                    + " but a query locks the rows of its root entity only, so those rows would not be locked. Lock them with a query of"
+                    + $" their own in the same transaction (context.Set<{request.EntityName}>().Where(...).{request.Operator}), or put"
+                    + " the lock on the outer query.");
+            }
+
+            if (Root(source) is { } root
+                && queryCompilationContext.Model.FindEntityType(elementType) is not null
+                && !root.ClrType.IsAssignableFrom(elementType)
+                && !elementType.IsAssignableFrom(root.ClrType))
+            {
+                throw new InvalidOperationException(
+                    $"{request.Operator} is applied to '{request.EntityName}' rows that the query reaches from '{root.DisplayName()}',"
+                    + $" but a row lock locks the rows of the query's root, '{root.DisplayName()}', not the '{request.EntityName}' rows"
+                    + $" it returns. Lock the '{request.EntityName}' rows with a query of their own"
+                    + $" (context.Set<{request.EntityName}>().Where(...).{request.Operator}), or put the lock before the projection to"
+                    + $" lock the '{root.DisplayName()}' rows.");
+            }
+
+            queryCompilationContext.AddTag(request.Tag);
+        }
+
+        /// <summary>The entity type of the query root at the bottom of <paramref name="source" />'s chain; null when it has none.</summary>
+        private static IEntityType? Root(Expression? source)
+        {
+            while (true)
+            {
+                switch (source)
+                {
+                    case EntityQueryRootExpression root:
+                        return root.EntityType;
+                    case IRowLockQueryRoot locked:
+                        source = locked.Source;
+                        break;
+                    case MethodCallExpression call:
+                        source = call.Arguments.Count > 0 ? call.Arguments[0] : call.Object;
+                        break;
+                    default:
+                        return null;
+                }
+            }
         }
     }
 }

@@ -182,6 +182,10 @@ internal sealed record RowLockRequest(RowLockStrength Strength, RowLockWait Wait
 
     public static InvalidOperationException Conflicting(RowLockRequest first, RowLockRequest second)
         => new(
-            $"The query on '{first.EntityName}' asks for two different row locks, {first.Operator} and {second.Operator}."
-            + " A query takes one row lock: keep the one you need (the strongest, ForUpdate, when in doubt).");
+            first.EntityName == second.EntityName
+                ? $"The query on '{first.EntityName}' asks for two different row locks, {first.Operator} and {second.Operator}."
+                  + " A query takes one row lock: keep the one you need (the strongest, ForUpdate, when in doubt)."
+                : $"The query asks for two different row locks, {first.Operator} on '{first.EntityName}' and {second.Operator} on"
+                  + $" '{second.EntityName}'. A query takes one row lock, on the rows of its root entity: keep that one, and lock"
+                  + " other rows with a query of their own.");
 }

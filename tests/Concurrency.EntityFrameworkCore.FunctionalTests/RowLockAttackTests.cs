@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Concurrency.EntityFrameworkCore.FunctionalTests.TestUtilities;
+using Concurrency.TestSupport;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 
@@ -524,5 +525,57 @@ public sealed partial class RowLockAttackTests(Provider provider) : RowLockTestB
         row.Version = 1; // the client's stale version
         row.Stock = 99;
         Assert.That(await Throws<RecordModifiedException>(() => context.SaveChangesAsync()), Is.Not.Null);
+    }
+
+    [Test]
+    public async Task A_query_behind_another_provider_that_hands_it_to_EF_still_takes_its_lock()
+    {
+        var warehouse = await AddWarehouse("wrapped-provider");
+        var commands = new CommandCounter();
+        await using var context = CreateRowLockContext(interceptors: commands);
+        await using var transaction = await context.Database.BeginTransactionAsync();
+        var unlocked = context.Warehouses.Where(w => w.Id == warehouse.Id);
+        var wrapped = new ForwardingProvider(unlocked.Provider).CreateQuery<Warehouse>(unlocked.Expression); // like LINQKit's AsExpandable()
+        var locked = wrapped.ForUpdate(RowLockWait.NoWait);
+        Assert.That(locked.Provider, Is.InstanceOf<ForwardingProvider>(), "the query stays the wrapper's");
+
+        Assert.That(locked.ToList().Single().Id, Is.EqualTo(warehouse.Id));
+        Assert.That(commands.Sql, Does.Contain("concurrency:row-lock"));
+        Assert.That(!IsPostgres || RowIsLocked("Warehouses", warehouse.Id), Is.True, commands.Sql);
+        Assert.That(new[] { 1, 2 }.AsQueryable().ForUpdate().ToList(), Is.EqualTo(new[] { 1, 2 }), "LINQ to Objects: nothing to lock");
+    }
+
+    /// <summary>A query provider that forwards to EF's, as query-rewriting libraries (LINQKit) do.</summary>
+    private sealed class ForwardingProvider(IQueryProvider inner) : IQueryProvider
+    {
+        public IQueryable CreateQuery(System.Linq.Expressions.Expression expression)
+            => throw new NotSupportedException();
+
+        public IQueryable<TElement> CreateQuery<TElement>(System.Linq.Expressions.Expression expression)
+            => new ForwardingQuery<TElement>(this, expression);
+
+        public object? Execute(System.Linq.Expressions.Expression expression)
+            => inner.Execute(expression);
+
+        public TResult Execute<TResult>(System.Linq.Expressions.Expression expression)
+            => inner.Execute<TResult>(expression);
+    }
+
+    private sealed class ForwardingQuery<T>(ForwardingProvider provider, System.Linq.Expressions.Expression expression) : IQueryable<T>
+    {
+        public Type ElementType
+            => typeof(T);
+
+        public System.Linq.Expressions.Expression Expression
+            => expression;
+
+        public IQueryProvider Provider
+            => provider;
+
+        public IEnumerator<T> GetEnumerator()
+            => provider.Execute<IEnumerable<T>>(expression).GetEnumerator();
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator()
+            => GetEnumerator();
     }
 }

@@ -94,13 +94,41 @@ public static class ConcurrencyRowLockExtensions
             return existing == request ? source : throw RowLockRequest.Conflicting(existing, request);
         }
 
-        // EF1001: EntityQueryProvider is EF's "internal" query provider. Only its queries are marked, as TagWith marks only
-        // them: any other query (LINQ to Objects in a test, say) is returned unchanged.
+        // EF1001: EntityQueryProvider is EF's "internal" query provider, the one of every EF Core query.
 #pragma warning disable EF1001
-        return source.Provider is EntityQueryProvider provider
-            ? provider.CreateQuery<T>(new RowLockQueryRootExpression<T>(provider, source.Expression, request))
-            : source;
+        if (source.Provider is EntityQueryProvider provider)
+        {
+            return provider.CreateQuery<T>(new RowLockQueryRootExpression<T>(provider, source.Expression, request));
+        }
 #pragma warning restore EF1001
+
+        // Another provider over an EF Core query (a wrapper such as LINQKit's AsExpandable() hands the expression to EF when
+        // the query runs): the lock goes into the expression, where EF's pipeline finds it, since dropping it would run the
+        // query unlocked. A query with no EF Core root (LINQ to Objects in a unit test, say) has nothing to lock: unchanged.
+        return EfQueryProvider(source.Expression) is { } efProvider
+            ? source.Provider.CreateQuery<T>(new RowLockQueryRootExpression<T>(efProvider, source.Expression, request))
+            : source;
+    }
+
+    /// <summary>The EF Core query provider of the query root at the bottom of a chain of operators; null when there is none.</summary>
+    private static IAsyncQueryProvider? EfQueryProvider(Expression? expression)
+    {
+        while (true)
+        {
+            switch (expression)
+            {
+                case QueryRootExpression { QueryProvider: { } provider }:
+                    return provider;
+                case IRowLockQueryRoot root:
+                    expression = root.Source;
+                    break;
+                case MethodCallExpression call:
+                    expression = call.Arguments.Count > 0 ? call.Arguments[0] : call.Object;
+                    break;
+                default:
+                    return null;
+            }
+        }
     }
 
     /// <summary>

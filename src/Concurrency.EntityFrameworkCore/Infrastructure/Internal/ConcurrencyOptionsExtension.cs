@@ -52,11 +52,9 @@ internal sealed class ConcurrencyOptionsExtension : IDbContextOptionsExtension
         new EntityFrameworkServicesBuilder(services)
             .TryAdd<IConventionSetPlugin, ConcurrencyConventionSetPlugin>()
             .TryAdd<IInterceptor, ConcurrencySaveChangesInterceptor>()
-            .TryAdd<IInterceptor, VersionTransactionInterceptor>()
+            .TryAdd<IInterceptor, ConcurrencyTransactionInterceptor>()
             .TryAdd<IInterceptor, VersionExecuteUpdateInterceptor>()
-            .TryAdd<IInterceptor, RowLockCommandInterceptor>()
-            .TryAdd<IInterceptor, WriteLockTransactionInterceptor>()
-            .TryAdd<IInterceptor, NamedLockTransactionInterceptor>();
+            .TryAdd<IInterceptor, RowLockCommandInterceptor>();
 
         services.TryAddSingleton(sp => DatabaseDialect.For(sp.GetRequiredService<IDatabaseProvider>().Name));
         services.TryAddScoped<SaveSession>();

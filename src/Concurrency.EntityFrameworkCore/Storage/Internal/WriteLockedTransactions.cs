@@ -24,6 +24,21 @@ internal sealed class WriteLockedTransactions : IResettableService
     public void Held(DbTransaction transaction)
         => _held.AddOrUpdate(transaction, this);
 
+    /// <summary>
+    ///     A transaction EF began: recorded when <paramref name="dialect" /> takes the write lock with its BEGIN at the
+    ///     isolation level it began with (<see cref="Beginning" />, set when it was starting). Nothing on a database that
+    ///     locks rows (PostgreSQL).
+    /// </summary>
+    public void Started(DbTransaction transaction, DatabaseDialect dialect)
+    {
+        if (dialect.WriteLockSql is not null && Beginning is { } level && dialect.BeginTakesWriteLock(level))
+        {
+            Held(transaction);
+        }
+
+        Beginning = null;
+    }
+
     public void ResetState()
     {
         _held = new ConditionalWeakTable<DbTransaction, object>();

@@ -134,9 +134,8 @@ public static class ConcurrencyRowLockExtensions
     /// <summary>
     ///     The lock already on a query's chain of operators (each operator's source is its first argument), so a second,
     ///     different lock operator fails where it is called. Only the chain is walked, not the lambdas and subqueries inside
-    ///     it: the operator runs on every execution of a locking query and must cost next to nothing. A different lock inside
-    ///     a subquery still fails, when the query is translated (<c>RowLockRequest.Find</c> over the query's tags), with the
-    ///     same message.
+    ///     it: the operator runs on every execution of a locking query and must cost next to nothing. A lock inside a
+    ///     subquery is refused when the query is translated (<c>RowLockQueryTranslationPreprocessor</c>).
     /// </summary>
     private static RowLockRequest? ExistingRequest(Expression? expression)
     {

@@ -178,7 +178,7 @@ public sealed partial class RowLockAttackTests(Provider provider) : RowLockTestB
             sql);
         if (parts[2] != "0")
         {
-            Assert.That(sql, Does.Contain($"SET LOCAL lock_timeout = '{parts[2]}ms'"));
+            Assert.That(sql, Does.Contain($"set_config('lock_timeout', '{parts[2]}ms', true)"));
         }
     }
 

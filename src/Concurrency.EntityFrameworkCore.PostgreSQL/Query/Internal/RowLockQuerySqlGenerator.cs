@@ -72,16 +72,18 @@ internal sealed class RowLockQuerySqlGenerator(
         {
             if (request.TimeoutMilliseconds is { } milliseconds)
             {
-                // SET LOCAL lasts until the transaction ends, so the previous value is saved first and restored after the
-                // SELECT; Npgsql returns the SELECT's rows as the command's first result set (SET and DO return none).
-                Sql.Append($"DO $$BEGIN PERFORM set_config('{SavedTimeoutSetting}', current_setting('lock_timeout'), true); END$$;")
-                    .AppendLine()
-                    .Append(string.Create(CultureInfo.InvariantCulture, $"SET LOCAL lock_timeout = '{milliseconds}ms';"))
+                // A transaction-local setting lasts until the transaction ends, so the previous value is saved first and
+                // restored after the SELECT. The SELECT's rows must be the command's first result set: the save and the new
+                // value are set in one DO block, which returns none; the restore follows as a second result set of one row,
+                // which EF never reads (Npgsql skips it when the reader is disposed) and which costs less than a second DO.
+                Sql.Append(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"DO $$BEGIN PERFORM set_config('{SavedTimeoutSetting}', current_setting('lock_timeout'), true); PERFORM set_config('lock_timeout', '{milliseconds}ms', true); END$$;"))
                     .AppendLine();
                 base.GenerateRootCommand(queryExpression);
                 Sql.Append(";")
                     .AppendLine()
-                    .Append($"DO $$BEGIN PERFORM set_config('lock_timeout', current_setting('{SavedTimeoutSetting}'), true); END$$");
+                    .Append($"SELECT set_config('lock_timeout', current_setting('{SavedTimeoutSetting}'), true)");
             }
             else
             {

@@ -113,22 +113,15 @@ public static class ConcurrencyRowLockExtensions
     /// <summary>The EF Core query provider of the query root at the bottom of a chain of operators; null when there is none.</summary>
     private static IAsyncQueryProvider? EfQueryProvider(Expression? expression)
     {
-        while (true)
+        for (var node = expression; node is not null; node = QueryChain.Source(node))
         {
-            switch (expression)
+            if (node is QueryRootExpression { QueryProvider: { } provider })
             {
-                case QueryRootExpression { QueryProvider: { } provider }:
-                    return provider;
-                case IRowLockQueryRoot root:
-                    expression = root.Source;
-                    break;
-                case MethodCallExpression call:
-                    expression = call.Arguments.Count > 0 ? call.Arguments[0] : call.Object;
-                    break;
-                default:
-                    return null;
+                return provider;
             }
         }
+
+        return null;
     }
 
     /// <summary>
@@ -139,19 +132,15 @@ public static class ConcurrencyRowLockExtensions
     /// </summary>
     private static RowLockRequest? ExistingRequest(Expression? expression)
     {
-        while (true)
+        for (var node = expression; node is not null; node = QueryChain.Source(node))
         {
-            switch (expression)
+            if (node is IRowLockQueryRoot locked)
             {
-                case IRowLockQueryRoot root:
-                    return root.Request;
-                case MethodCallExpression call:
-                    expression = call.Arguments.Count > 0 ? call.Arguments[0] : call.Object;
-                    break;
-                default:
-                    return null;
+                return locked.Request;
             }
         }
+
+        return null;
     }
 
     /// <summary>

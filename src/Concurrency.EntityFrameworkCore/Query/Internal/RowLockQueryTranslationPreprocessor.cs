@@ -32,15 +32,9 @@ internal sealed class RowLockQueryTranslationPreprocessor(
     private static HashSet<Expression> MainChain(Expression query)
     {
         var chain = new HashSet<Expression>(ReferenceEqualityComparer.Instance);
-        for (var node = query; node is not null;)
+        for (var node = query; node is not null; node = QueryChain.Source(node))
         {
             chain.Add(node);
-            node = node switch
-            {
-                MethodCallExpression call => call.Arguments.Count > 0 ? call.Arguments[0] : call.Object,
-                IRowLockQueryRoot root => root.Source,
-                _ => null,
-            };
         }
 
         return chain;
@@ -111,22 +105,15 @@ internal sealed class RowLockQueryTranslationPreprocessor(
         /// <summary>The entity type of the query root at the bottom of <paramref name="source" />'s chain; null when it has none.</summary>
         private static IEntityType? Root(Expression? source)
         {
-            while (true)
+            for (var node = source; node is not null; node = QueryChain.Source(node))
             {
-                switch (source)
+                if (node is EntityQueryRootExpression root)
                 {
-                    case EntityQueryRootExpression root:
-                        return root.EntityType;
-                    case IRowLockQueryRoot locked:
-                        source = locked.Source;
-                        break;
-                    case MethodCallExpression call:
-                        source = call.Arguments.Count > 0 ? call.Arguments[0] : call.Object;
-                        break;
-                    default:
-                        return null;
+                    return root.EntityType;
                 }
             }
+
+            return null;
         }
     }
 }

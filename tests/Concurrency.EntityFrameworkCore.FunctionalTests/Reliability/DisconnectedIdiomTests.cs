@@ -108,6 +108,37 @@ public sealed class DisconnectedIdiomTests(Provider provider) : DatabaseTestBase
     }
 
     [Test]
+    public async Task An_entity_loaded_by_Include_is_checked_against_the_client_version([Values] bool tracked, [Values] Idiom idiom)
+    {
+        var article = await AddAtVersion2();
+        int reviewId;
+        await using (var setup = CreateContext())
+        {
+            var review = new Review { ArticleId = article.Id, Text = "r" };
+            setup.Reviews.Add(review);
+            await setup.SaveChangesAsync();
+            reviewId = review.Id;
+        }
+
+        await using var context = CreateContext();
+        var reviews = context.Reviews.Include(r => r.Article);
+        var loaded = (tracked ? await reviews.SingleAsync(r => r.Id == reviewId) : await reviews.AsNoTracking().SingleAsync(r => r.Id == reviewId)).Article;
+        Assert.That(loaded.Version, Is.EqualTo(2), "loaded through the navigation");
+        if (!tracked)
+        {
+            context.Attach(loaded);
+        }
+
+        Announce(context, loaded, clientVersion: 1, idiom);
+        loaded.Title = "stale edit";
+
+        var conflict = await ThrowsConflict(context, async: true);
+        Assert.That(conflict.ExpectedVersion, Is.EqualTo(1));
+        await using var check = CreateContext();
+        Assert.That((await check.Articles.SingleAsync(a => a.Id == article.Id)).Title, Is.EqualTo("v2 by someone else"));
+    }
+
+    [Test]
     public async Task After_a_save_the_original_value_idiom_still_checks_the_client_version([Values] bool async)
     {
         var article = await Add(new Article { Title = "v1" });

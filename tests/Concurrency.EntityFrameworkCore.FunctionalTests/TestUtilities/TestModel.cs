@@ -15,6 +15,18 @@ public class Article
     public long Version { get; set; }
 }
 
+/// <summary>Reaches a versioned <see cref="Article" /> through a navigation, so the article can be loaded by <c>Include</c>.</summary>
+public class Review
+{
+    public int Id { get; set; }
+
+    public int ArticleId { get; set; }
+
+    public Article Article { get; set; } = null!;
+
+    public string Text { get; set; } = "";
+}
+
 public class Counter
 {
     public int Id { get; set; }
@@ -160,6 +172,8 @@ public class VersionedContext(DbContextOptions options) : DbContext(options)
     public DbSet<Note> Notes => Set<Note>();
 
     public DbSet<Order> Orders => Set<Order>();
+
+    public DbSet<Review> Reviews => Set<Review>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder)
     {

@@ -8,7 +8,7 @@
 //   add --bdn-only to a BenchmarkDotNet run to skip the interleaved report afterwards
 //   --rounds N, --lock-queries N (locking queries per round, 200), --queue-jobs N (1000), --queue-batch N (jobs per claim, 10)
 //   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --queue-profile   round trips and CPU per job of each queue loop
-//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --lock-profile    client CPU per locking query by key, decomposed
+//   dotnet run -c Release --project benchmarks/Concurrency.Benchmarks -- --lock-profile    client CPU per locking query by key, decomposed (LOCK_PROFILE_ONLY=2,5 runs only those variants, for perf)
 using BenchmarkDotNet.Running;
 using Concurrency.Benchmarks;
 using Concurrency.TestSupport;

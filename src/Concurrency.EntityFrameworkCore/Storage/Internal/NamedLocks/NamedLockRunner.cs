@@ -24,10 +24,7 @@ internal static class NamedLockRunner
         bool async,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(database);
-        CheckName(name);
-        timeout = CheckTimeout(timeout);
-        var (context, strategy, registry) = Resolve(database);
+        var (context, strategy, registry) = Resolve(database, name, ref timeout);
         registry.EnterSession(name, context.Database.CurrentTransaction?.GetDbTransaction());
         NamedLockHandle? handle = null;
         try
@@ -58,10 +55,7 @@ internal static class NamedLockRunner
         bool async,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(database);
-        CheckName(name);
-        timeout = CheckTimeout(timeout);
-        var (context, strategy, registry) = Resolve(database);
+        var (context, strategy, registry) = Resolve(database, name, ref timeout);
         var transaction = context.Database.CurrentTransaction?.GetDbTransaction()
             ?? throw new InvalidOperationException(
                 $"AcquireTransactionLock('{name}') needs a current transaction: the lock is released when it commits or rolls back."
@@ -177,8 +171,18 @@ internal static class NamedLockRunner
         return timeout;
     }
 
-    private static (DbContext Context, NamedLockStrategy Strategy, NamedLockRegistry Registry) Resolve(DatabaseFacade database)
+    /// <summary>
+    ///     Checks an acquire's arguments (<paramref name="timeout" /> normalized: null to wait until free) and finds the
+    ///     context, the provider's strategy and the context's registry.
+    /// </summary>
+    private static (DbContext Context, NamedLockStrategy Strategy, NamedLockRegistry Registry) Resolve(
+        DatabaseFacade database,
+        string name,
+        ref TimeSpan? timeout)
     {
+        ArgumentNullException.ThrowIfNull(database);
+        CheckName(name);
+        timeout = CheckTimeout(timeout);
         var context = database.GetService<ICurrentDbContext>().Context;
         var provider = database.ProviderName;
         var strategy = DatabaseDialect.For(provider).NamedLocks
